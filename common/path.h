@@ -1,0 +1,41 @@
+/*
+ * path.h - small path helpers shared by every module: joining, mapping a
+ * path into the root, checking that a relative path stays inside its base,
+ * creating directories and syncing them. Returned strings are allocated with
+ * mem_alloc and owned by the caller (mem_free).
+ */
+#ifndef SETUPKIT_PATH_H
+#define SETUPKIT_PATH_H
+
+#include <sys/types.h>
+
+#include "err.h"
+
+/* "a" + "/" + "b", collapsing a doubled slash. NULL on out of memory. */
+char *path_join(const char *a, const char *b);
+
+/*
+ * Map an absolute path inside the installed system to the real path under
+ * root: ("/tmp/r", "/opt/x") gives "/tmp/r/opt/x"; root "/" gives the path.
+ */
+char *path_in_root(const char *root, const char *abs);
+
+/*
+ * True when rel is a clean relative path: not empty, not absolute, no
+ * empty, "." or ".." components, no backslash, no control characters.
+ */
+int path_is_clean_relative(const char *rel);
+
+/* The last component of path (borrowed, points into path). */
+const char *path_basename(const char *path);
+
+/* Allocated copy of everything before the last '/', or "." when none. */
+char *path_dirname(const char *path);
+
+/* mkdir -p with mode for the created directories; errors name the path. */
+int path_mkdirs(const char *path, mode_t mode, struct err *e);
+
+/* fsync the directory at path (after a rename or create inside it). */
+int path_sync_dir(const char *path, struct err *e);
+
+#endif
