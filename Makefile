@@ -43,6 +43,8 @@ UNIT_TESTS :=
 E2E_TESTS :=
 TOOLS :=
 TEST_MODULES :=
+BENCH_SCRIPTS :=
+BENCH_BINS :=
 
 include common/module.mk
 -include manifests/module.mk
@@ -110,6 +112,9 @@ _demo: build
 
 bench: deps-test
 	@$(MAKE) --no-print-directory _bench
+
+_bench: build $(BENCH_BINS)
+	@for s in $(BENCH_SCRIPTS); do echo "== $$s"; B=$(B) sh $$s || exit 1; done
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
