@@ -1,0 +1,7 @@
+# payload/: archives (libarchive), hashes and signatures (libcrypto), media.
+PAYLOAD_SRCS := payload/payload_hash.c payload/payload_read.c payload/payload_sign.c \
+	payload/payload_write.c payload/payload_media.c
+LIB_PAYLOAD := $(B)/libpayload.a
+$(LIB_PAYLOAD): $(call objs,$(PAYLOAD_SRCS))
+MODULE_LIBS := $(LIB_PAYLOAD) $(MODULE_LIBS)
+UNIT_TESTS += tests/unit/test_payload_read.c
