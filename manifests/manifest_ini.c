@@ -1,0 +1,465 @@
+/*
+ * manifest_ini.c - reading an INI file into a generic document with inih.
+ *
+ * inih, as Debian builds it, does not pass line numbers to the handler and
+ * reads at most INI_MAX_LINE-1 bytes per line. We feed it through our own
+ * reader (ini_parse_stream), which counts lines, keeps the raw text of the
+ * current line, and notices a line that does not fit, so that every error is
+ * reported at its real line and a long line is refused instead of split.
+ *
+ * Quoting: a value that starts with '"' is taken from the raw line and runs to
+ * the closing quote; inside, \" and \\ are the only escapes. That keeps
+ * leading or trailing spaces and " ;" that inih would otherwise treat as a
+ * comment. Unquoted values are trimmed, and " ;" starts a comment.
+ */
+#include "manifest_private.h"
+
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/mem.h"
+
+#define INI_LINE_BUF 200      /* Debian's INI_MAX_LINE */
+
+struct ini_reader_state {
+	const char *p, *end;
+	int line;
+	char raw[INI_LINE_BUF + 1];
+	struct ini_doc *doc;
+	struct err *e;
+	int failed;               /* first error already in e */
+};
+
+static int fail_at(struct ini_reader_state *st, int line, const char *fmt, ...) ERR_PRINTF(3, 4);
+static int fail_at(struct ini_reader_state *st, int line, const char *fmt, ...)
+{
+	char buf[ERR_MSG_MAX];
+	va_list ap;
+
+	if (!st->failed) {
+		va_start(ap, fmt);
+		vsnprintf(buf, sizeof(buf), fmt, ap);
+		va_end(ap);
+		err_at(st->e, st->doc->file, line, "%s", buf);
+		st->failed = 1;
+	}
+	return 0;
+}
+
+/* fgets-like over memory; records the raw line and refuses long ones. */
+static char *ini_read_line(char *str, int num, void *stream)
+{
+	struct ini_reader_state *st = stream;
+	const char *nl;
+	size_t n, cap = (size_t)num - 1;
+
+	if (st->p >= st->end)
+		return NULL;
+	st->line++;
+	nl = memchr(st->p, '\n', (size_t)(st->end - st->p));
+	n = nl ? (size_t)(nl - st->p) + 1 : (size_t)(st->end - st->p);
+	if (n > cap || (n == cap && !nl && st->p + n < st->end)) {
+		if (!st->failed) {
+			err_at(st->e, st->doc->file, st->line,
+			       "line is longer than %d bytes; shorten the value (paths and names have to fit on one line)",
+			       MANIFEST_MAX_LINE);
+			st->failed = 1;
+		}
+		/* Hand inih an empty line and skip the rest of this one. */
+		st->p += n;
+		str[0] = '\n';
+		str[1] = '\0';
+		st->raw[0] = '\0';
+		return str;
+	}
+	memcpy(str, st->p, n);
+	str[n] = '\0';
+	memcpy(st->raw, st->p, n);
+	st->raw[n] = '\0';
+	st->p += n;
+	return str;
+}
+
+static int doc_add_section(struct ini_reader_state *st, const char *section)
+{
+	struct ini_doc *doc = st->doc;
+	struct ini_section *s;
+	const char *sp;
+
+	if (doc->nsec >= MANIFEST_MAX_SECTIONS)
+		return fail_at(st, st->line, "too many sections (limit %d)", MANIFEST_MAX_SECTIONS);
+	if (doc->nsec == doc->cap) {
+		int cap = doc->cap ? doc->cap * 2 : 32;
+		struct ini_section *n = mem_realloc_array(doc->sec, (size_t)cap, sizeof(*n));
+
+		if (!n)
+			goto nomem;
+		doc->sec = n;
+		doc->cap = cap;
+	}
+	s = &doc->sec[doc->nsec];
+	memset(s, 0, sizeof(*s));
+	s->line = st->line;
+	sp = strchr(section, ' ');
+	if (sp) {
+		const char *name = sp;
+
+		while (*name == ' ')
+			name++;
+		s->type = mem_strndup(section, (size_t)(sp - section));
+		if (s->type)
+			for (char *c = s->type; *c; c++)
+				if (*c >= 'A' && *c <= 'Z')
+					*c = (char)(*c - 'A' + 'a');
+		s->name = mem_strdup(name);
+		if (!s->type || !s->name) {
+			mem_free(s->type);
+			mem_free(s->name);
+			goto nomem;
+		}
+	} else {
+		s->type = mem_strdup(section);
+		if (!s->type)
+			goto nomem;
+		for (char *c = s->type; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+	}
+	doc->nsec++;
+	return 1;
+nomem:
+	if (!st->failed) {
+		err_nomem(st->e, "reading a manifest");
+		st->failed = 1;
+	}
+	return 0;
+}
+
+/*
+ * Take the value from the raw line when it is quoted. Returns an allocated
+ * string, or NULL with st->failed set.
+ */
+static char *value_from_raw(struct ini_reader_state *st, const char *cooked)
+{
+	const char *p = st->raw;
+	char *out, *o;
+
+	/* inih splits at the first '=' or ':'. */
+	p += strcspn(p, "=:");
+	if (*p)
+		p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '"') {
+		out = mem_strdup(cooked);
+		goto done;
+	}
+	p++;
+	out = o = mem_alloc(strlen(p) + 1);
+	if (!out)
+		goto done;
+	for (;; p++) {
+		if (*p == '\0' || *p == '\n' || *p == '\r') {
+			mem_free(out);
+			fail_at(st, st->line, "missing closing quote in the value");
+			return NULL;
+		}
+		if (*p == '"')
+			break;
+		if (*p == '\\') {
+			if (p[1] == '"' || p[1] == '\\') {
+				*o++ = *++p;
+				continue;
+			}
+			mem_free(out);
+			fail_at(st, st->line, "unknown escape '\\%.1s' in a quoted value; only \\\" and \\\\ are allowed", p + 1);
+			return NULL;
+		}
+		*o++ = *p;
+	}
+	*o = '\0';
+	for (p++; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
+		;
+	if (*p && *p != ';' && *p != '#') {
+		mem_free(out);
+		fail_at(st, st->line, "text after the closing quote of the value");
+		return NULL;
+	}
+done:
+	if (!out && !st->failed) {
+		err_nomem(st->e, "reading a manifest");
+		st->failed = 1;
+	}
+	return out;
+}
+
+/* "DependsOn", "depends_on" and "dependson" are the same key. */
+static char *ini_key_normalise(const char *k)
+{
+	char *out = mem_alloc(strlen(k) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (; *k; k++) {
+		if (*k == '_' || *k == '-')
+			continue;
+		*o++ = (*k >= 'A' && *k <= 'Z') ? (char)(*k - 'A' + 'a') : *k;
+	}
+	*o = '\0';
+	return out;
+}
+
+static int ini_handler_cb(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_reader_state *st = user;
+	struct ini_doc *doc = st->doc;
+	struct ini_section *s;
+	struct ini_kv *kv;
+	char *v;
+
+	if (st->failed)
+		return 1;  /* keep going quietly: the first error wins */
+	if (!section[0] || doc->nsec == 0)
+		return fail_at(st, st->line, "key '%s' before the first [section]; start the file with [setupkit]", name);
+	/* A continuation line (indented) comes back with the same key. */
+	{
+		const char *r = st->raw;
+
+		if (*r == ' ' || *r == '\t')
+			return fail_at(st, st->line, "indented line continues the value of '%s'; continuation lines are not supported, put the value on one line", name);
+	}
+	/* The reader added the section when it saw its header line. */
+	s = &doc->sec[doc->nsec - 1];
+	{
+		char *norm = ini_key_normalise(name);
+
+		if (!norm) {
+			err_nomem(st->e, "reading a manifest");
+			st->failed = 1;
+			return 0;
+		}
+		for (int i = 0; i < s->nkv; i++) {
+			if (strcmp(s->kv[i].key, norm) == 0) {
+				char prev[16];
+
+				mem_free(norm);
+				snprintf(prev, sizeof(prev), "%d", s->kv[i].line);
+				return fail_at(st, st->line, "duplicate key '%s' (first set at line %s)", name, prev);
+			}
+		}
+		mem_free(norm);
+	}
+	v = value_from_raw(st, value);
+	if (!v)
+		return 0;
+	if (s->nkv == s->cap) {
+		int cap = s->cap ? s->cap * 2 : 8;
+		struct ini_kv *n = mem_realloc_array(s->kv, (size_t)cap, sizeof(*n));
+
+		if (!n) {
+			mem_free(v);
+			err_nomem(st->e, "reading a manifest");
+			st->failed = 1;
+			return 0;
+		}
+		s->kv = n;
+		s->cap = cap;
+	}
+	kv = &s->kv[s->nkv];
+	memset(kv, 0, sizeof(*kv));
+	kv->key = ini_key_normalise(name);
+	kv->raw_key = mem_strdup(name);
+	kv->value = v;
+	kv->line = st->line;
+	if (!kv->key || !kv->raw_key) {
+		mem_free(kv->key);
+		mem_free(kv->raw_key);
+		mem_free(v);
+		err_nomem(st->e, "reading a manifest");
+		st->failed = 1;
+		return 0;
+	}
+	s->nkv++;
+	return 1;
+}
+
+/*
+ * inih does not call the handler for a section header (Debian builds it
+ * without INI_CALL_HANDLER_ON_NEW_SECTION), and an empty section would be
+ * lost. So the reader wrapper below watches for header lines itself.
+ */
+static char *ini_read_line_sections(char *str, int num, void *stream)
+{
+	struct ini_reader_state *st = stream;
+	char *r = ini_read_line(str, num, stream);
+	const char *p;
+
+	if (!r || st->failed)
+		return r;
+	p = st->raw;
+	if (st->line == 1 && strncmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;   /* UTF-8 BOM, which inih skips too */
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '[') {
+		const char *close = strchr(p, ']');
+		char name[INI_LINE_BUF + 1];
+		size_t n;
+
+		if (!close)
+			return r;   /* inih reports the syntax error */
+		n = (size_t)(close - p - 1);
+		memcpy(name, p + 1, n);
+		name[n] = '\0';
+		/* trim */
+		while (n && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+			name[--n] = '\0';
+		{
+			char *q = name;
+
+			while (*q == ' ' || *q == '\t')
+				q++;
+			if (!*q) {
+				fail_at(st, st->line, "empty section name; expected [type] or [type name]");
+				return r;
+			}
+			for (const char *c = close + 1; *c; c++) {
+				if (*c == ';' || *c == '#')
+					break;
+				if (*c != ' ' && *c != '\t' && *c != '\r' && *c != '\n') {
+					fail_at(st, st->line, "text after ']' of section [%s]", q);
+					return r;
+				}
+			}
+			doc_add_section(st, q);
+		}
+	}
+	return r;
+}
+
+int ini_doc_parse(struct ini_doc *doc, const char *file, const char *text,
+		  size_t len, struct err *e)
+{
+	struct ini_reader_state st;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	doc->file = file;
+	st.p = text;
+	st.end = text + len;
+	st.doc = doc;
+	st.e = e;
+	{
+		const char *nul = memchr(text, '\0', len);
+
+		if (nul) {
+			int line = 1;
+
+			for (const char *c = text; c < nul; c++)
+				line += *c == '\n';
+			return err_at(e, file, line, "NUL byte in the file; a manifest is text");
+		}
+	}
+	rc = ini_parse_stream(ini_read_line_sections, &st, ini_handler_cb, &st);
+	if (st.failed)
+		return -1;
+	if (rc > 0)
+		return err_at(e, file, rc, "syntax error: expected '[section]', 'key = value' or a comment");
+	if (rc < 0)
+		return err_nomem(e, "reading a manifest");
+	return 0;
+}
+
+void ini_doc_free(struct ini_doc *doc)
+{
+	for (int i = 0; i < doc->nsec; i++) {
+		struct ini_section *s = &doc->sec[i];
+
+		for (int j = 0; j < s->nkv; j++) {
+			mem_free(s->kv[j].key);
+			mem_free(s->kv[j].raw_key);
+			mem_free(s->kv[j].value);
+		}
+		mem_free(s->kv);
+		mem_free(s->type);
+		mem_free(s->name);
+	}
+	mem_free(doc->sec);
+	memset(doc, 0, sizeof(*doc));
+}
+
+struct ini_kv *ini_section_get(struct ini_section *s, const char *key)
+{
+	for (int i = 0; i < s->nkv; i++)
+		if (strcmp(s->kv[i].key, key) == 0)
+			return &s->kv[i];
+	return NULL;
+}
+
+int manifest_list_parse(const char *file, int line, const char *key,
+			const char *value, struct manifest_list *out, struct err *e)
+{
+	const char *p = value;
+
+	memset(out, 0, sizeof(*out));
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (!*p)
+		return 0;
+	for (;;) {
+		const char *start, *end;
+		char **n;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		start = p;
+		while (*p && *p != ',')
+			p++;
+		end = p;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (end == start) {
+			manifest_list_free(out);
+			return err_at(e, file, line, "empty item in the list '%s'; separate names with single commas", key);
+		}
+		if (out->n >= MANIFEST_MAX_LIST) {
+			manifest_list_free(out);
+			return err_at(e, file, line, "too many items in '%s' (limit %d)", key, MANIFEST_MAX_LIST);
+		}
+		n = mem_realloc_array(out->items, (size_t)out->n + 1, sizeof(char *));
+		if (!n) {
+			manifest_list_free(out);
+			return err_nomem(e, "reading a list");
+		}
+		out->items = n;
+		out->items[out->n] = mem_strndup(start, (size_t)(end - start));
+		if (!out->items[out->n]) {
+			manifest_list_free(out);
+			return err_nomem(e, "reading a list");
+		}
+		out->n++;
+		if (!*p)
+			break;
+		p++;
+	}
+	return 0;
+}
+
+void manifest_list_free(struct manifest_list *l)
+{
+	for (int i = 0; i < l->n; i++)
+		mem_free(l->items[i]);
+	mem_free(l->items);
+	l->items = NULL;
+	l->n = 0;
+}
+
+int manifest_list_has(const struct manifest_list *l, const char *item)
+{
+	for (int i = 0; i < l->n; i++)
+		if (strcmp(l->items[i], item) == 0)
+			return 1;
+	return 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * manifest_private.h - shared by the files of manifests/ only: the generic
+ * INI document (sections with their keys and line numbers) that inih fills,
+ * before the typed structs of manifest.h are built from it.
+ */
+#ifndef SETUPKIT_MANIFEST_PRIVATE_H
+#define SETUPKIT_MANIFEST_PRIVATE_H
+
+#include "manifest.h"
+
+struct ini_kv {
+	char *key;                /* normalised: lowercase, '_' removed */
+	char *raw_key;            /* as written, for messages */
+	char *value;
+	int line;
+	int used;                 /* consumed by the typed reader */
+};
+
+struct ini_section {
+	char *type;               /* "file" in [file inetcomm] */
+	char *name;               /* "inetcomm"; NULL for [product] */
+	int line;
+	struct ini_kv *kv;
+	int nkv, cap;
+};
+
+struct ini_doc {
+	const char *file;         /* borrowed name for messages */
+	struct ini_section *sec;
+	int nsec, cap;
+};
+
+/* Parse text into doc. Errors: "file:line: ...". doc must be zeroed. */
+int ini_doc_parse(struct ini_doc *doc, const char *file, const char *text,
+		  size_t len, struct err *e);
+void ini_doc_free(struct ini_doc *doc);
+
+/* The kv named key in s (case-sensitive, keys are lowercase), or NULL. */
+struct ini_kv *ini_section_get(struct ini_section *s, const char *key);
+
+/* Split "a, b ,c" into a list; empty items are an error at line. */
+int manifest_list_parse(const char *file, int line, const char *key,
+			const char *value, struct manifest_list *out, struct err *e);
+void manifest_list_free(struct manifest_list *l);
+int manifest_list_has(const struct manifest_list *l, const char *item);
+
+#endif
