@@ -4,4 +4,4 @@ PAYLOAD_SRCS := payload/payload_hash.c payload/payload_read.c payload/payload_si
 LIB_PAYLOAD := $(B)/libpayload.a
 $(LIB_PAYLOAD): $(call objs,$(PAYLOAD_SRCS))
 MODULE_LIBS := $(LIB_PAYLOAD) $(MODULE_LIBS)
-UNIT_TESTS += tests/unit/test_payload_read.c
+UNIT_TESTS += tests/unit/test_payload_read.c tests/unit/test_payload_sign.c
