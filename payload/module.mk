@@ -9,3 +9,6 @@ UNIT_TESTS += tests/unit/test_payload_read.c tests/unit/test_payload_sign.c
 BENCH_BINS += $(B)/bin/bench_payload
 $(B)/bin/bench_payload: $(call objs,tests/bench/bench_payload.c) $(MODULE_LIBS)
 BENCH_SCRIPTS += tests/bench/bench_payload.sh
+# The mkmedia tool (needs manifests/ for the definition and the manifest).
+TOOLS += $(B)/bin/mkmedia
+$(B)/bin/mkmedia: $(call objs,payload/mkmedia_main.c) $(MODULE_LIBS)
