@@ -4,7 +4,8 @@ PAYLOAD_SRCS := payload/payload_hash.c payload/payload_read.c payload/payload_si
 LIB_PAYLOAD := $(B)/libpayload.a
 $(LIB_PAYLOAD): $(call objs,$(PAYLOAD_SRCS))
 MODULE_LIBS := $(LIB_PAYLOAD) $(MODULE_LIBS)
-UNIT_TESTS += tests/unit/test_payload_read.c tests/unit/test_payload_sign.c
+UNIT_TESTS += tests/unit/test_payload_read.c tests/unit/test_payload_sign.c \
+	tests/unit/test_payload_mkmedia.c
 # Benchmark (make bench): tests/bench/bench_payload.sh drives this binary.
 BENCH_BINS += $(B)/bin/bench_payload
 $(B)/bin/bench_payload: $(call objs,tests/bench/bench_payload.c) $(MODULE_LIBS)
