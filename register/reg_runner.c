@@ -1,0 +1,702 @@
+/*
+ * reg_runner.c - running a module's entry point in a child process, and the
+ * retry ladder around it (reg_module_run).
+ *
+ * The parent never loads module code. It spawns the helper (by default
+ * /proc/self/exe, i.e. the running tool) with the hidden first argument
+ * REG_CHILD_ARG, in its own process group, stdin from /dev/null, a sanitised
+ * environment, and a pipe on fd 3. The child:
+ *   snapshot   opens an in-memory copy of the store with a write log
+ *   'L'        dlopen(RTLD_NOW) failed: dlerror text
+ *   'E'        dlsym of the entry point failed
+ *   'C'        about to call the entry point
+ *   'R'        the entry point returned: 4-byte HRESULT
+ *   'W'        (success only) the encoded write log
+ *   'D'        done; then _exit(0) (no atexit handlers, no module dtors)
+ * Each message is 1 type byte, 4-byte length, payload.
+ *
+ * State diagram of one run (parent side, reg_run):
+ *   SPAWNED --read 'L'--> LOAD | --'E'--> ENTRY | --'R' hr<0--> CALL
+ *   SPAWNED --'R' hr>=0, 'W', 'D', exit 0--> DONE
+ *   SPAWNED --deadline passed--> killpg(SIGKILL) --> TIMEOUT
+ *   SPAWNED --child died otherwise--> CRASH (signal, or exit mid-call)
+ * Invariants:
+ *  (1) Writes reach the parent only after the entry point returned success;
+ *      reg_run itself never touches the store.
+ *  (2) Every child is reaped before reg_run returns; on timeout its whole
+ *      process group is killed first.
+ *  (3) reg_module_run applies a run's writes (or undoes captures) in exactly
+ *      one transaction, so a failure at any point leaves the store unchanged.
+ */
+#include "reg_private.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include <setupkit/reg.h>
+
+#define REG_CHILD_ARG "--setupkit-reg-child"
+#define REG_CHILD_FD 3
+#define REG_MSG_MAX (64u << 20)   /* largest write log a child may send */
+
+extern char **environ;
+
+/* ------------------------------------------------------------------ child */
+
+static void child_send(int fd, char type, const void *data, size_t len)
+{
+	unsigned char hdr[5];
+	uint32_t l = (uint32_t)len;
+	const unsigned char *p = data;
+
+	hdr[0] = (unsigned char)type;
+	memcpy(hdr + 1, &l, 4);
+	if (write(fd, hdr, 5) != 5)
+		_exit(120);
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(120);
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static int parse_guid(const char *s, GUID *g)
+{
+	unsigned a, b, c, d[8];
+
+	if (sscanf(s, "{%8x-%4x-%4x-%2x%2x-%2x%2x%2x%2x%2x%2x}", &a, &b, &c, &d[0], &d[1],
+		   &d[2], &d[3], &d[4], &d[5], &d[6], &d[7]) != 11 || strlen(s) != 38)
+		return -1;
+	g->Data1 = a;
+	g->Data2 = (uint16_t)b;
+	g->Data3 = (uint16_t)c;
+	for (int i = 0; i < 8; i++)
+		g->Data4[i] = (uint8_t)d[i];
+	return 0;
+}
+
+static const char *entry_symbol(enum reg_entry entry)
+{
+	switch (entry) {
+	case REG_ENTRY_REGISTER: return "DllRegisterServer";
+	case REG_ENTRY_UNREGISTER: return "DllUnregisterServer";
+	case REG_ENTRY_INSTALL:
+	case REG_ENTRY_UNINSTALL: return "DllInstall";
+	case REG_ENTRY_CLASSOBJECT: return "DllGetClassObject";
+	}
+	return "?";
+}
+
+static const char *entry_call_name(enum reg_entry entry)
+{
+	switch (entry) {
+	case REG_ENTRY_INSTALL: return "DllInstall(1)";
+	case REG_ENTRY_UNINSTALL: return "DllInstall(0)";
+	default: return entry_symbol(entry);
+	}
+}
+
+/* argv: helper REG_CHILD_ARG entry module root cmdline clsid */
+static void child_main(char **argv)
+{
+	int fd = REG_CHILD_FD;
+	enum reg_entry entry = (enum reg_entry)atoi(argv[2]);
+	const char *module = argv[3], *root = argv[4], *cmdline = argv[5], *clsid = argv[6];
+	struct reg_store *s = NULL;
+	struct reg_writes log;
+	struct err e;
+	void *h, *sym;
+	int32_t hr;
+
+	signal(SIGPIPE, SIG_DFL);
+	err_clear(&e);
+	/* Keep the API objects linked in (static libraries drop unused ones). */
+	if (!reg_api_exports[0] || !reg_winreg_exports[0])
+		_exit(121);
+	reg_writes_init(&log);
+	if (reg_store_open(&s, root, REG_STORE_SNAPSHOT, &e) < 0) {
+		child_send(fd, 'F', e.msg, strlen(e.msg));
+		_exit(0);
+	}
+	reg_store_set_log(s, &log);
+	reg_api_bind(s, module);
+
+	h = dlopen(module, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		const char *m = dlerror();
+		child_send(fd, 'L', m ? m : "?", m ? strlen(m) : 1);
+		_exit(0);
+	}
+	dlerror();
+	sym = dlsym(h, entry_symbol(entry));
+	if (!sym) {
+		const char *m = dlerror();
+		if (!m)
+			m = "symbol is NULL";
+		child_send(fd, 'E', m, strlen(m));
+		_exit(0);
+	}
+	child_send(fd, 'C', NULL, 0);
+	switch (entry) {
+	case REG_ENTRY_REGISTER:
+	case REG_ENTRY_UNREGISTER: {
+		HRESULT (*f)(void);
+		*(void **)&f = sym;
+		hr = f();
+		break;
+	}
+	case REG_ENTRY_INSTALL:
+	case REG_ENTRY_UNINSTALL: {
+		HRESULT (*f)(int, const char *);
+		*(void **)&f = sym;
+		hr = f(entry == REG_ENTRY_INSTALL, cmdline);
+		break;
+	}
+	case REG_ENTRY_CLASSOBJECT: {
+		static const GUID iid_classfactory = { 0x00000001, 0, 0,
+			{ 0xC0, 0, 0, 0, 0, 0, 0, 0x46 } };
+		HRESULT (*f)(REFCLSID, REFIID, void **);
+		GUID g;
+		void *obj = NULL;
+		if (parse_guid(clsid, &g) < 0) {
+			hr = E_INVALIDARG;
+			break;
+		}
+		*(void **)&f = sym;
+		hr = f(&g, &iid_classfactory, &obj);
+		if (SUCCEEDED(hr) && obj) {
+			/* IUnknown::Release is the third slot of the vtable. */
+			void **vtbl = *(void ***)obj;
+			uint32_t (*rel)(void *);
+			*(void **)&rel = vtbl[2];
+			rel(obj);
+		} else if (SUCCEEDED(hr)) {
+			hr = E_POINTER;
+		}
+		break;
+	}
+	default:
+		hr = E_INVALIDARG;
+	}
+	child_send(fd, 'R', &hr, sizeof(hr));
+	if (SUCCEEDED(hr)) {
+		unsigned char *buf = NULL;
+		size_t len = 0;
+		if (reg_writes_encode(&log, &buf, &len, &e) < 0) {
+			child_send(fd, 'F', e.msg, strlen(e.msg));
+			_exit(0);
+		}
+		child_send(fd, 'W', buf, len);
+	}
+	child_send(fd, 'D', NULL, 0);
+	_exit(0);
+}
+
+int reg_child_dispatch(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], REG_CHILD_ARG) != 0)
+		return -1;
+	if (argc != 7)
+		_exit(122);
+	child_main(argv);
+	_exit(0);
+}
+
+/* ----------------------------------------------------------------- parent */
+
+void reg_run_result_destroy(struct reg_run_result *r)
+{
+	if (r)
+		reg_writes_destroy(&r->writes);
+}
+
+static const char *const drop_env[] = { "LD_PRELOAD=", "LD_LIBRARY_PATH=", "LD_AUDIT=", NULL };
+
+/* Build the child's environment; the strings are borrowed from environ,
+ * except one allocated ASAN_OPTIONS entry returned in *extra. */
+static char **child_env(int keep, char **extra)
+{
+	size_t n = 0, o = 0;
+	char **env;
+	const char *asan = NULL;
+
+	*extra = NULL;
+	while (environ[n])
+		n++;
+	env = mem_array(n + 2, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		int drop = 0;
+		if (!keep)
+			for (size_t j = 0; drop_env[j]; j++)
+				if (strncmp(environ[i], drop_env[j], strlen(drop_env[j])) == 0)
+					drop = 1;
+		if (strncmp(environ[i], "ASAN_OPTIONS=", 13) == 0) {
+			asan = environ[i] + 13;
+			drop = 1;
+		}
+		if (!drop)
+			env[o++] = environ[i];
+	}
+#if defined(__SANITIZE_ADDRESS__)
+	/* A sanitized helper must die of a module's SIGSEGV like a plain one,
+	 * not turn it into exit(1); no leak report from a process we _exit. */
+	*extra = mem_printf("ASAN_OPTIONS=%s%shandle_segv=0:handle_sigbus=0:handle_sigfpe=0:"
+			    "handle_sigill=0:detect_leaks=0", asan ? asan : "", asan && *asan ? ":" : "");
+	if (*extra)
+		env[o++] = *extra;
+#else
+	if (asan) {
+		*extra = mem_printf("ASAN_OPTIONS=%s", asan);
+		if (*extra)
+			env[o++] = *extra;
+	}
+#endif
+	env[o] = NULL;
+	return env;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct msgbuf {
+	unsigned char *b;
+	size_t n, cap;
+};
+
+static int buf_add(struct msgbuf *m, const unsigned char *p, size_t n)
+{
+	if (m->n + n > REG_MSG_MAX + 5 + 64)
+		return -1;
+	if (m->n + n > m->cap) {
+		size_t cap = m->cap ? m->cap : 4096;
+		while (cap < m->n + n)
+			cap *= 2;
+		unsigned char *b = mem_realloc(m->b, cap);
+		if (!b)
+			return -1;
+		m->b = b;
+		m->cap = cap;
+	}
+	memcpy(m->b + m->n, p, n);
+	m->n += n;
+	return 0;
+}
+
+static void set_detail(struct reg_run_result *r, const unsigned char *p, size_t n)
+{
+	if (n >= sizeof(r->detail))
+		n = sizeof(r->detail) - 1;
+	memcpy(r->detail, p, n);
+	r->detail[n] = '\0';
+}
+
+int reg_run(const struct reg_run_opts *o, struct reg_run_result *r, struct err *e)
+{
+	int pfd[2] = { -1, -1 }, rc = -1, status = 0, timed_out = 0, reaped = 0;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	char entry_arg[16], *extra = NULL, **env = NULL;
+	const char *helper = o->helper ? o->helper : "/proc/self/exe";
+	unsigned timeout = o->timeout_ms ? o->timeout_ms : REG_DEFAULT_TIMEOUT_MS;
+	struct msgbuf m = { NULL, 0, 0 };
+	int got_call = 0, got_result = 0, got_done = 0, got_writes = 0;
+	pid_t pid = -1;
+	long long deadline;
+
+	memset(r, 0, sizeof(*r));
+	reg_writes_init(&r->writes);
+	if (!o->module || o->module[0] != '/')
+		return err_set(e, ERR_CLASS_INTERNAL, "module path '%s' is not absolute",
+			       o->module ? o->module : "(null)");
+	snprintf(entry_arg, sizeof(entry_arg), "%d", (int)o->entry);
+	char *argv[] = { "setupkit-reg-child", REG_CHILD_ARG, entry_arg, (char *)o->module,
+			 (char *)(o->root ? o->root : "/"), (char *)(o->cmdline ? o->cmdline : ""),
+			 (char *)(o->clsid ? o->clsid : ""), NULL };
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return err_errno(e, "cannot create a pipe for module '%s'", o->module);
+	env = child_env(o->keep_env, &extra);
+	if (!env) {
+		err_nomem(e, "child environment");
+		goto out;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (o->quiet_child) {
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	}
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], REG_CHILD_FD);
+	posix_spawnattr_setpgroup(&at, 0);
+	{
+		sigset_t def;
+		sigemptyset(&def);
+		sigaddset(&def, SIGPIPE);
+		sigaddset(&def, SIGCHLD);
+		posix_spawnattr_setsigdefault(&at, &def);
+		sigset_t none;
+		sigemptyset(&none);
+		posix_spawnattr_setsigmask(&at, &none);
+		posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+					 POSIX_SPAWN_SETSIGMASK);
+	}
+	int sp = posix_spawn(&pid, helper, &fa, &at, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (sp != 0) {
+		r->stage = REG_STAGE_SPAWN;
+		r->permanent = 1;
+		err_errno_n(e, sp, "cannot start the registration helper '%s' for module '%s'",
+			    helper, o->module);
+		goto out;
+	}
+	close(pfd[1]);
+	pfd[1] = -1;
+
+	deadline = now_ms() + timeout;
+	for (;;) {
+		struct pollfd p = { pfd[0], POLLIN, 0 };
+		long long left = deadline - now_ms();
+		unsigned char chunk[65536];
+		ssize_t n;
+		if (left <= 0) {
+			timed_out = 1;
+			break;
+		}
+		int pr = poll(&p, 1, (int)(left > 1000000 ? 1000000 : left));
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0)
+			continue;
+		n = read(pfd[0], chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (buf_add(&m, chunk, (size_t)n) < 0)
+			break;   /* oversized: treated as a crash below */
+		/* Stop reading once 'D' arrived (a grandchild may hold the pipe). */
+		if (m.n >= 5 && m.b[m.n - 5] == 'D' && m.b[m.n - 4] == 0 && m.b[m.n - 1] == 0) {
+			size_t off = 0;
+			int done = 0;
+			while (off + 5 <= m.n) {
+				uint32_t l;
+				memcpy(&l, m.b + off + 1, 4);
+				if (off + 5 + l > m.n)
+					break;
+				if (m.b[off] == 'D')
+					done = 1;
+				off += 5 + l;
+			}
+			if (done && off == m.n)
+				break;
+		}
+	}
+	if (timed_out) {
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+	}
+	/* Reap: a child that reported 'D' exits at once; give it until the deadline. */
+	while (!reaped) {
+		pid_t w = waitpid(pid, &status, timed_out ? 0 : WNOHANG);
+		if (w == pid) {
+			reaped = 1;
+			break;
+		}
+		if (w < 0 && errno != EINTR) {
+			reaped = 1;
+			status = 0;
+			break;
+		}
+		if (w == 0) {
+			if (now_ms() >= deadline) {
+				timed_out = 1;
+				kill(-pid, SIGKILL);
+				kill(pid, SIGKILL);
+			} else {
+				struct timespec ts = { 0, 1000000 };
+				nanosleep(&ts, NULL);
+			}
+		}
+	}
+	if (timed_out)
+		kill(-pid, SIGKILL);   /* leftovers of the group */
+
+	/* Parse the messages. */
+	for (size_t off = 0; off + 5 <= m.n;) {
+		uint32_t l;
+		unsigned char t = m.b[off];
+		memcpy(&l, m.b + off + 1, 4);
+		if (off + 5 + l > m.n)
+			break;
+		const unsigned char *pl = m.b + off + 5;
+		switch (t) {
+		case 'L':
+			r->stage = REG_STAGE_LOAD;
+			r->permanent = 1;
+			set_detail(r, pl, l);
+			break;
+		case 'E':
+			r->stage = REG_STAGE_ENTRY;
+			r->permanent = 1;
+			set_detail(r, pl, l);
+			break;
+		case 'F':
+			r->stage = REG_STAGE_SPAWN;
+			set_detail(r, pl, l);
+			break;
+		case 'C':
+			got_call = 1;
+			break;
+		case 'R':
+			if (l == 4) {
+				memcpy(&r->hr, pl, 4);
+				got_result = 1;
+			}
+			break;
+		case 'W': {
+			struct err de;
+			err_clear(&de);
+			if (reg_writes_decode(&r->writes, pl, l, &de) == 0)
+				got_writes = 1;
+			else
+				set_detail(r, (const unsigned char *)de.msg, strlen(de.msg));
+			break;
+		}
+		case 'D':
+			got_done = 1;
+			break;
+		}
+		off += 5 + l;
+	}
+	if (r->stage == REG_STAGE_LOAD || r->stage == REG_STAGE_ENTRY) {
+		rc = 0;
+		goto out;
+	}
+	if (r->stage == REG_STAGE_SPAWN) {
+		err_set(e, ERR_CLASS_IO, "registration helper for '%s' failed: %s", o->module, r->detail);
+		goto out;
+	}
+	if (timed_out) {
+		r->stage = REG_STAGE_TIMEOUT;
+	} else if (got_result && FAILED(r->hr)) {
+		r->stage = REG_STAGE_CALL;
+	} else if (got_result && got_done && got_writes && WIFEXITED(status) &&
+		   WEXITSTATUS(status) == 0) {
+		r->stage = REG_STAGE_DONE;
+	} else {
+		r->stage = REG_STAGE_CRASH;
+		if (WIFSIGNALED(status))
+			r->signal = WTERMSIG(status);
+		else if (WIFEXITED(status))
+			r->exit_status = WEXITSTATUS(status);
+		if (!got_call)
+			snprintf(r->detail, sizeof(r->detail), "while loading the module "
+				 "(in a constructor)");
+	}
+	if (r->stage != REG_STAGE_DONE)
+		reg_writes_destroy(&r->writes);
+	rc = 0;
+out:
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	mem_free(m.b);
+	mem_free(env);
+	mem_free(extra);
+	return rc;
+}
+
+/* ----------------------------------------------------------- retry ladder */
+
+static const char *signal_name(int sig)
+{
+	static const struct { int sig; const char *name; } t[] = {
+		{ SIGSEGV, "SIGSEGV" }, { SIGABRT, "SIGABRT" }, { SIGBUS, "SIGBUS" },
+		{ SIGFPE, "SIGFPE" }, { SIGILL, "SIGILL" }, { SIGKILL, "SIGKILL" },
+		{ SIGTERM, "SIGTERM" }, { SIGTRAP, "SIGTRAP" }, { SIGSYS, "SIGSYS" },
+		{ SIGPIPE, "SIGPIPE" }, { SIGINT, "SIGINT" }, { SIGHUP, "SIGHUP" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].sig == sig)
+			return t[i].name;
+	return "signal";
+}
+
+static int explain(const struct reg_run_opts *o, const struct reg_run_result *r,
+		   unsigned tries, struct err *e)
+{
+	const char *ep = entry_call_name(o->entry);
+	char hrs[128], again[48] = "";
+	int code = REG_EXIT_OLE;
+
+	if (tries > 1)
+		snprintf(again, sizeof(again), " (after %u attempts)", tries);
+	switch (r->stage) {
+	case REG_STAGE_LOAD: {
+		struct err de;
+		int bad = 0;
+		char *diag;
+		err_clear(&de);
+		diag = reg_deps_diagnose(o->module, o->keep_env, &bad, &de);
+		err_set(e, ERR_CLASS_MODULE, "cannot load module '%s': %s%s%s%s", o->module,
+			r->detail, diag && *diag ? "\n" : "", diag ? diag : "",
+			bad ? "\n  the file is not a loadable shared object for this machine" : "");
+		mem_free(diag);
+		code = REG_EXIT_LOAD;
+		break;
+	}
+	case REG_STAGE_ENTRY:
+		err_set(e, ERR_CLASS_MODULE, "module '%s' was loaded, but it has no entry point "
+			"%s (%s)", o->module, entry_symbol(o->entry), r->detail);
+		code = REG_EXIT_ENTRY;
+		break;
+	case REG_STAGE_CALL:
+		err_set(e, ERR_CLASS_MODULE, "%s in '%s' failed with %s%s; the registry is unchanged",
+			ep, o->module, reg_hresult_describe(r->hr, hrs, sizeof(hrs)), again);
+		code = REG_EXIT_CALL;
+		break;
+	case REG_STAGE_CRASH:
+		if (r->signal)
+			err_set(e, ERR_CLASS_MODULE, "module '%s' crashed in %s%s%s: signal %d (%s, %s)%s; "
+				"the registry is unchanged", o->module, ep, *r->detail ? " " : "",
+				r->detail, r->signal, signal_name(r->signal), strsignal(r->signal), again);
+		else
+			err_set(e, ERR_CLASS_MODULE, "module '%s' ended its process (exit status %d) "
+				"during %s%s%s without returning%s; the registry is unchanged",
+				o->module, r->exit_status, ep, *r->detail ? " " : "", r->detail, again);
+		code = REG_EXIT_CRASH;
+		break;
+	case REG_STAGE_TIMEOUT:
+		err_set(e, ERR_CLASS_MODULE, "module '%s' did not return from %s within %.1f s; its "
+			"process group was killed%s; the registry is unchanged (raise --timeout if it "
+			"is just slow)", o->module, ep,
+			(o->timeout_ms ? o->timeout_ms : REG_DEFAULT_TIMEOUT_MS) / 1000.0, again);
+		code = REG_EXIT_TIMEOUT;
+		break;
+	default:
+		break;
+	}
+	return code;
+}
+
+static int in_txn(struct reg_store *s, const struct reg_run_opts *o,
+		  const struct reg_writes *w, int undo, unsigned *conflicts, struct err *e)
+{
+	if (reg_store_begin(s, e) < 0)
+		return -1;
+	if ((undo ? reg_capture_undo(s, o->module, 0, conflicts, e)
+		  : reg_writes_apply(s, o->module, w, NULL, e)) < 0 ||
+	    reg_store_commit(s, e) < 0) {
+		reg_store_rollback(s, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int reg_module_run(struct reg_store *s, const struct reg_run_opts *o,
+		   const struct reg_retry *retry, unsigned *tries, struct err *e)
+{
+	struct reg_run_result r;
+	unsigned attempts = retry && retry->attempts ? retry->attempts : 1;
+	unsigned delay = retry ? retry->backoff_ms : 0, n = 0, conflicts = 0;
+	int removing = o->entry == REG_ENTRY_UNREGISTER || o->entry == REG_ENTRY_UNINSTALL;
+	int code = REG_EXIT_OLE;
+	long caps = 0;
+
+	memset(&r, 0, sizeof(r));
+	for (;;) {
+		n++;
+		if (reg_run(o, &r, e) < 0) {
+			reg_run_result_destroy(&r);
+			if (tries)
+				*tries = n;
+			return REG_EXIT_OLE;
+		}
+		if (r.stage == REG_STAGE_DONE || r.permanent || n >= attempts)
+			break;
+		reg_run_result_destroy(&r);
+		if (delay) {
+			struct timespec ts = { delay / 1000, (long)(delay % 1000) * 1000000L };
+			nanosleep(&ts, NULL);
+			delay *= 2;
+		}
+	}
+	if (tries)
+		*tries = n;
+	if (removing && !o->discard_writes) {
+		caps = reg_capture_count(s, o->module, e);
+		if (caps < 0) {
+			code = REG_EXIT_OLE;
+			goto out;
+		}
+	}
+	if (r.stage != REG_STAGE_DONE) {
+		code = explain(o, &r, n, e);
+		/* Nothing of the module left to run, but we know what it wrote:
+		 * undo it (like regsvr32 /u would have wanted). */
+		if (removing && caps > 0 && (r.stage == REG_STAGE_ENTRY ||
+					     (r.stage == REG_STAGE_LOAD && access(o->module, F_OK) != 0))) {
+			struct err ue;
+			err_clear(&ue);
+			if (in_txn(s, o, NULL, 1, &conflicts, &ue) < 0) {
+				*e = ue;
+				code = REG_EXIT_OLE;
+				goto out;
+			}
+			err_clear(e);
+			err_set(e, ERR_CLASS_MODULE, "module '%s': %s unavailable; its %ld captured "
+				"registry writes were undone instead", o->module,
+				entry_symbol(o->entry), caps);
+			err_set_status(e, ERR_WARN);
+			code = REG_EXIT_OK;
+		}
+		goto out;
+	}
+	if (o->discard_writes || o->entry == REG_ENTRY_CLASSOBJECT) {
+		code = REG_EXIT_OK;
+		goto out;
+	}
+	if (removing && caps > 0) {
+		/* The captures are authoritative: a buggy DllUnregisterServer
+		 * cannot delete more, or less, than the registration wrote. */
+		if (in_txn(s, o, NULL, 1, &conflicts, e) < 0)
+			goto out;
+		if (conflicts) {
+			err_set(e, ERR_CLASS_MODULE, "module '%s': %u registry entries changed by "
+				"someone else since registration were left as they are",
+				o->module, conflicts);
+			err_set_status(e, ERR_WARN);
+		}
+	} else if (in_txn(s, o, &r.writes, 0, NULL, e) < 0) {
+		goto out;
+	}
+	code = REG_EXIT_OK;
+out:
+	reg_run_result_destroy(&r);
+	return code;
+}

@@ -1,0 +1,908 @@
+/*
+ * reg_store.c - the registry's SQLite store: hierarchical keys and typed
+ * values in <root>/var/lib/setupkit/state.db.
+ *
+ * Schema: reg_key(lpath, path, lparent) holds every key but the four roots
+ * (which always exist); lpath is the case-folded full path, path keeps the
+ * case the key was created with. reg_value(lkey, lname, name, type, data).
+ * A subtree is the range lpath = K or K\ <= lpath < K] (']' follows '\'),
+ * which the primary key index serves directly.
+ *
+ * Durability: journal_mode=WAL with synchronous=FULL, so a commit is on disk
+ * when reg_store_commit returns, and readers (registration children, other
+ * `register` processes) never block the writer. busy_timeout lets several
+ * processes queue for the write lock instead of failing.
+ * Trap: the setup engine runs its own statements on the same connection
+ * inside our transactions, so nothing here may COMMIT behind its back.
+ */
+#include "reg_private.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include "common/names.h"
+#include "common/path.h"
+#include <setupkit/reg.h>
+
+#define REG_BUSY_TIMEOUT_MS 30000
+
+static const char *const schema =
+	"CREATE TABLE IF NOT EXISTS reg_key("
+	" lpath TEXT PRIMARY KEY, path TEXT NOT NULL, lparent TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS reg_key_parent ON reg_key(lparent, lpath);"
+	"CREATE TABLE IF NOT EXISTS reg_value("
+	" lkey TEXT NOT NULL, lname TEXT NOT NULL, name TEXT NOT NULL,"
+	" type INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(lkey, lname)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS reg_capture("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT, module TEXT NOT NULL, kind INTEGER NOT NULL,"
+	" key TEXT NOT NULL, name TEXT, old_type INTEGER, old_data BLOB,"
+	" new_type INTEGER, new_data BLOB);"
+	"CREATE INDEX IF NOT EXISTS reg_capture_module ON reg_capture(module, id);";
+
+static const char *const stmt_sql[RS__COUNT] = {
+	[RS_KEY_GET] = "SELECT path FROM reg_key WHERE lpath = ?1",
+	[RS_KEY_INSERT] = "INSERT INTO reg_key(lpath, path, lparent) VALUES(?1, ?2, ?3)",
+	[RS_KEY_CHILD_AT] = "SELECT path FROM reg_key WHERE lparent = ?1 ORDER BY lpath LIMIT 1 OFFSET ?2",
+	[RS_KEY_HAS_CHILD] = "SELECT 1 FROM reg_key WHERE lparent = ?1 LIMIT 1",
+	[RS_KEY_DEL_TREE] = "DELETE FROM reg_key WHERE lpath = ?1 OR (lpath >= ?1 || '\\' AND lpath < ?1 || ']')",
+	[RS_KEY_DEL_ONE] = "DELETE FROM reg_key WHERE lpath = ?1",
+	[RS_VAL_DEL_TREE] = "DELETE FROM reg_value WHERE lkey = ?1 OR (lkey >= ?1 || '\\' AND lkey < ?1 || ']')",
+	[RS_VAL_GET] = "SELECT name, type, data FROM reg_value WHERE lkey = ?1 AND lname = ?2",
+	[RS_VAL_SET] = "INSERT INTO reg_value(lkey, lname, name, type, data) VALUES(?1, ?2, ?3, ?4, ?5)"
+		" ON CONFLICT(lkey, lname) DO UPDATE SET type = excluded.type, data = excluded.data",
+	[RS_VAL_DEL] = "DELETE FROM reg_value WHERE lkey = ?1 AND lname = ?2",
+	[RS_VAL_AT] = "SELECT name, type, data FROM reg_value WHERE lkey = ?1 ORDER BY lname LIMIT 1 OFFSET ?2",
+	[RS_VAL_COUNT] = "SELECT count(*) FROM reg_value WHERE lkey = ?1",
+};
+
+static const struct {
+	const char *longname, *shortname, *maps_to;
+} roots[] = {
+	{ "HKEY_LOCAL_MACHINE", "HKLM", NULL },
+	{ "HKEY_CURRENT_USER", "HKCU", NULL },
+	{ "HKEY_USERS", "HKU", NULL },
+	{ "HKEY_CLASSES_ROOT", "HKCR", "HKEY_LOCAL_MACHINE\\Software\\Classes" },
+};
+
+char *reg_fold(const char *str)
+{
+	char *r = mem_strdup(str);
+
+	for (char *p = r; p && *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return r;
+}
+
+int reg_sqlite_err(struct reg_store *s, struct err *e, const char *what)
+{
+	int code = s && s->db ? sqlite3_errcode(s->db) : SQLITE_ERROR;
+	const char *msg = s && s->db ? sqlite3_errmsg(s->db) : "no database";
+
+	if (code == SQLITE_NOMEM)
+		return err_nomem(e, what);
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		return err_set(e, ERR_CLASS_LOCKED, "registry '%s': %s: %s (another process "
+			       "held the database for too long; retry)", s ? s->path : "?", what, msg);
+	return err_set(e, ERR_CLASS_IO, "registry '%s': %s: %s", s ? s->path : "?", what, msg);
+}
+
+sqlite3_stmt *reg_stmt(struct reg_store *s, enum reg_stmt_id id, struct err *e)
+{
+	sqlite3_stmt *st = s->stmt[id];
+
+	if (!st) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+				       &s->stmt[id], NULL) != SQLITE_OK) {
+			reg_sqlite_err(s, e, "cannot prepare statement");
+			return NULL;
+		}
+		st = s->stmt[id];
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+int reg_exec(struct reg_store *s, const char *sql, struct err *e)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return reg_sqlite_err(s, e, sql);
+	return 0;
+}
+
+static int store_setup(struct reg_store *s, unsigned flags, struct err *e)
+{
+	sqlite3_busy_timeout(s->db, REG_BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(s->db, 1);
+	if (!(flags & (REG_STORE_MEMORY | REG_STORE_SNAPSHOT)) && !(flags & REG_STORE_RDONLY)) {
+		if (reg_exec(s, "PRAGMA journal_mode=WAL", e) < 0 ||
+		    reg_exec(s, "PRAGMA synchronous=FULL", e) < 0)
+			return -1;
+	}
+	if (reg_exec(s, "PRAGMA foreign_keys=OFF", e) < 0)
+		return -1;
+	if (!(flags & REG_STORE_RDONLY) && reg_exec(s, schema, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* Copy the file store at path into the in-memory database of s. */
+static int store_snapshot(struct reg_store *s, const char *path, struct err *e)
+{
+	sqlite3 *src = NULL;
+	sqlite3_backup *b;
+	int rc = -1;
+
+	if (access(path, F_OK) != 0)
+		return 0;    /* no store yet: an empty registry */
+	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		err_set(e, ERR_CLASS_IO, "cannot open registry '%s' to read: %s", path,
+			src ? sqlite3_errmsg(src) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(src, REG_BUSY_TIMEOUT_MS);
+	b = sqlite3_backup_init(s->db, "main", src, "main");
+	if (!b) {
+		reg_sqlite_err(s, e, "cannot snapshot the registry");
+		goto out;
+	}
+	int step;
+	while ((step = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || step == SQLITE_LOCKED)
+		sqlite3_sleep(10);
+	sqlite3_backup_finish(b);
+	if (step != SQLITE_DONE) {
+		err_set(e, ERR_CLASS_IO, "cannot snapshot registry '%s': %s", path,
+			sqlite3_errstr(step));
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_close(src);
+	return rc;
+}
+
+int reg_store_open(struct reg_store **out, const char *root, unsigned flags, struct err *e)
+{
+	struct reg_store *s = mem_zalloc(sizeof(*s));
+	char *file = NULL, *dir = NULL;
+	int rc = -1, oflags;
+
+	*out = NULL;
+	if (!s)
+		return err_nomem(e, "registry store");
+	if (!root || !*root)
+		root = "/";
+	if (!(flags & REG_STORE_MEMORY)) {
+		file = path_join(root, SK_STATE_DB);
+		dir = path_join(root, SK_STATE_DIR);
+		if (!file || !dir) {
+			err_nomem(e, "registry path");
+			goto out;
+		}
+	}
+	if (flags & (REG_STORE_MEMORY | REG_STORE_SNAPSHOT)) {
+		s->path = mem_strdup(":memory:");
+		if (!s->path) {
+			err_nomem(e, "registry path");
+			goto out;
+		}
+		if (sqlite3_open_v2(":memory:", &s->db, SQLITE_OPEN_READWRITE |
+				    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+			reg_sqlite_err(s, e, "cannot open an in-memory registry");
+			goto out;
+		}
+		if ((flags & REG_STORE_SNAPSHOT) && store_snapshot(s, file, e) < 0)
+			goto out;
+	} else {
+		if (!(flags & REG_STORE_RDONLY) && path_mkdirs(dir, 0755, e) < 0)
+			goto out;
+		s->path = file;
+		file = NULL;
+		oflags = (flags & REG_STORE_RDONLY) ? SQLITE_OPEN_READONLY
+			: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+		if (sqlite3_open_v2(s->path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+			if (!s->db) {
+				err_nomem(e, "registry database");
+				goto out;
+			}
+			err_set(e, (flags & REG_STORE_RDONLY) ? ERR_CLASS_NOTFOUND : ERR_CLASS_IO,
+				"cannot open registry '%s': %s", s->path, sqlite3_errmsg(s->db));
+			goto out;
+		}
+	}
+	if (store_setup(s, flags, e) < 0)
+		goto out;
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	reg_store_close(s);
+	mem_free(file);
+	mem_free(dir);
+	return rc;
+}
+
+void reg_store_close(struct reg_store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < RS__COUNT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	if (s->db && s->in_txn)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(s->db);
+	mem_free(s->path);
+	mem_free(s);
+}
+
+struct sqlite3 *reg_store_db(struct reg_store *s)
+{
+	return s->db;
+}
+
+const char *reg_store_path(const struct reg_store *s)
+{
+	return s->path;
+}
+
+int reg_store_begin(struct reg_store *s, struct err *e)
+{
+	if (s->in_txn)
+		return err_set(e, ERR_CLASS_INTERNAL, "registry '%s': transaction already open", s->path);
+	if (reg_exec(s, "BEGIN IMMEDIATE", e) < 0)
+		return -1;
+	s->in_txn = 1;
+	return 0;
+}
+
+int reg_store_commit(struct reg_store *s, struct err *e)
+{
+	if (reg_exec(s, "COMMIT", e) < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		s->in_txn = 0;
+		return -1;
+	}
+	s->in_txn = 0;
+	return 0;
+}
+
+int reg_store_rollback(struct reg_store *s, struct err *e)
+{
+	int rc = 0;
+
+	if (sqlite3_get_autocommit(s->db) == 0)
+		rc = reg_exec(s, "ROLLBACK", e);
+	s->in_txn = 0;
+	return rc;
+}
+
+int reg_store_backup(struct reg_store *s, const char *dest, struct err *e)
+{
+	sqlite3 *d = NULL;
+	sqlite3_backup *b;
+	char *tmp = mem_printf("%s.tmp-%ld", dest, (long)getpid());
+	int rc = -1, step;
+
+	if (!tmp)
+		return err_nomem(e, "backup path");
+	unlink(tmp);
+	if (sqlite3_open_v2(tmp, &d, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		err_set(e, ERR_CLASS_IO, "cannot create backup '%s': %s", dest,
+			d ? sqlite3_errmsg(d) : "out of memory");
+		goto out;
+	}
+	/* One step of all pages runs inside one read transaction: a consistent
+	 * snapshot even while other processes write (WAL readers never block). */
+	b = sqlite3_backup_init(d, "main", s->db, "main");
+	if (!b) {
+		err_set(e, ERR_CLASS_IO, "cannot back up registry to '%s': %s", dest, sqlite3_errmsg(d));
+		goto out;
+	}
+	while ((step = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || step == SQLITE_LOCKED)
+		sqlite3_sleep(10);
+	sqlite3_backup_finish(b);
+	if (step != SQLITE_DONE) {
+		err_set(e, ERR_CLASS_IO, "cannot back up registry to '%s': %s", dest, sqlite3_errstr(step));
+		goto out;
+	}
+	if (sqlite3_close(d) != SQLITE_OK) {
+		err_set(e, ERR_CLASS_IO, "cannot close backup '%s'", dest);
+		d = NULL;
+		goto out;
+	}
+	d = NULL;
+	if (rename(tmp, dest) != 0) {
+		err_errno(e, "cannot rename '%s' to '%s'", tmp, dest);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (d)
+		sqlite3_close(d);
+	if (rc < 0)
+		unlink(tmp);
+	mem_free(tmp);
+	return rc;
+}
+
+int reg_store_restore(struct reg_store *s, const char *src, struct err *e)
+{
+	char *sql = NULL;
+	char *q = sqlite3_mprintf("%Q", src);
+	int rc = -1;
+
+	if (!q)
+		return err_nomem(e, "restore");
+	if (access(src, R_OK) != 0)
+		return sqlite3_free(q), err_errno(e, "cannot read backup '%s'", src);
+	sql = mem_printf("ATTACH %s AS bk", q);
+	sqlite3_free(q);
+	if (!sql)
+		return err_nomem(e, "restore");
+	if (reg_exec(s, sql, e) < 0)
+		goto out;
+	if (reg_store_begin(s, e) < 0)
+		goto detach;
+	if (reg_exec(s, "DELETE FROM main.reg_key; DELETE FROM main.reg_value;"
+		     "DELETE FROM main.reg_capture;"
+		     "INSERT INTO main.reg_key SELECT * FROM bk.reg_key;"
+		     "INSERT INTO main.reg_value SELECT * FROM bk.reg_value;"
+		     "INSERT INTO main.reg_capture SELECT * FROM bk.reg_capture;", e) < 0) {
+		err_prefix(e, "'%s' is not a registry backup", src);
+		reg_store_rollback(s, NULL);
+		goto detach;
+	}
+	if (reg_store_commit(s, e) < 0)
+		goto detach;
+	rc = 0;
+detach:
+	sqlite3_exec(s->db, "DETACH bk", NULL, NULL, NULL);
+out:
+	mem_free(sql);
+	return rc;
+}
+
+int reg_store_check(struct reg_store *s, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+		return reg_sqlite_err(s, e, "integrity check");
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(st, 0);
+		if (r && strcmp(r, "ok") == 0)
+			rc = 0;
+		else
+			err_set(e, ERR_CLASS_IO, "registry '%s' is damaged: %s", s->path, r ? r : "?");
+	} else {
+		reg_sqlite_err(s, e, "integrity check");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+void reg_store_set_log(struct reg_store *s, struct reg_writes *w)
+{
+	s->log = w;
+}
+
+/* ---- paths ---- */
+
+char *reg_path_normalize(const char *path, struct err *e)
+{
+	const char *p = path, *rest;
+	size_t n;
+	char *out;
+
+	if (!path)
+		return err_set(e, ERR_CLASS_INPUT, "missing key path"), NULL;
+	while (*p == '\\')
+		p++;
+	n = strcspn(p, "\\");
+	rest = p + n;
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		if ((strlen(roots[i].longname) == n && strncasecmp(p, roots[i].longname, n) == 0) ||
+		    (strlen(roots[i].shortname) == n && strncasecmp(p, roots[i].shortname, n) == 0)) {
+			const char *base = roots[i].maps_to ? roots[i].maps_to : roots[i].longname;
+			size_t bl = strlen(base), rl = strlen(rest), o;
+			if (bl + rl >= REG_PATH_MAX) {
+				err_set(e, ERR_CLASS_INPUT, "key path '%.80s...' is too long", path);
+				return NULL;
+			}
+			out = mem_alloc(bl + rl + 2);
+			if (!out)
+				return err_nomem(e, "key path"), NULL;
+			memcpy(out, base, bl);
+			o = bl;
+			/* Collapse repeated separators; drop a trailing one. */
+			for (const char *q = rest; *q; q++) {
+				if ((unsigned char)*q < 0x20 || *q == 0x7f) {
+					mem_free(out);
+					err_set(e, ERR_CLASS_INPUT, "key path '%s' contains a control character", path);
+					return NULL;
+				}
+				if (*q == '\\' && (q[1] == '\\' || q[1] == '\0'))
+					continue;
+				out[o++] = *q;
+			}
+			out[o] = '\0';
+			if (o > bl && out[bl] != '\\') {
+				mem_free(out);
+				break;
+			}
+			return out;
+		}
+	}
+	err_set(e, ERR_CLASS_INPUT, "key path '%s' does not start with a root "
+		"(HKEY_LOCAL_MACHINE, HKEY_CURRENT_USER, HKEY_USERS, HKEY_CLASSES_ROOT "
+		"or HKLM, HKCU, HKU, HKCR)", path);
+	return NULL;
+}
+
+static int is_root(const char *lpath)
+{
+	return strchr(lpath, '\\') == NULL;
+}
+
+/* Normalise and fold: *norm and *lp allocated. */
+static int paths(const char *path, char **norm, char **lp, struct err *e)
+{
+	*lp = NULL;
+	*norm = reg_path_normalize(path, e);
+	if (!*norm)
+		return -1;
+	*lp = reg_fold(*norm);
+	if (!*lp) {
+		mem_free(*norm);
+		*norm = NULL;
+		return err_nomem(e, "key path");
+	}
+	return 0;
+}
+
+static int log_write(struct reg_store *s, enum reg_write_op op, const char *key,
+		     const char *name, uint32_t type, const void *data, size_t len, struct err *e)
+{
+	if (!s->log)
+		return 0;
+	return reg_writes_add(s->log, op, key, name, type, data, len, e);
+}
+
+/* 1 exists (display copied into *disp if disp), 0 missing, -1 error. */
+static int key_lookup(struct reg_store *s, const char *lp, char **disp, struct err *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (disp)
+		*disp = NULL;
+	if (is_root(lp)) {
+		if (disp) {
+			for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+				if (strcasecmp(roots[i].longname, lp) == 0)
+					*disp = mem_strdup(roots[i].longname);
+			if (!*disp)
+				return err_nomem(e, "key path");
+		}
+		return 1;
+	}
+	st = reg_stmt(s, RS_KEY_GET, e);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (disp) {
+			*disp = mem_strdup((const char *)sqlite3_column_text(st, 0));
+			if (!*disp) {
+				sqlite3_reset(st);
+				return err_nomem(e, "key path");
+			}
+		}
+		sqlite3_reset(st);
+		return 1;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return reg_sqlite_err(s, e, "cannot look up key");
+	return 0;
+}
+
+int reg_key_exists(struct reg_store *s, const char *path, struct err *e)
+{
+	char *norm, *lp;
+	int rc;
+
+	if (paths(path, &norm, &lp, e) < 0)
+		return -1;
+	rc = key_lookup(s, lp, NULL, e);
+	mem_free(norm);
+	mem_free(lp);
+	return rc;
+}
+
+char *reg_key_display(struct reg_store *s, const char *path, struct err *e)
+{
+	char *norm, *lp, *disp = NULL;
+	int rc;
+
+	if (paths(path, &norm, &lp, e) < 0)
+		return NULL;
+	rc = key_lookup(s, lp, &disp, e);
+	if (rc == 0)
+		err_set(e, ERR_CLASS_NOTFOUND, "key '%s' does not exist", norm);
+	mem_free(norm);
+	mem_free(lp);
+	return rc == 1 ? disp : NULL;
+}
+
+int reg_key_create(struct reg_store *s, const char *path, int *created, struct err *e)
+{
+	char *norm, *lp, *disp = NULL, *parent_disp = NULL;
+	int rc = -1, found;
+	size_t len;
+
+	if (created)
+		*created = 0;
+	if (paths(path, &norm, &lp, e) < 0)
+		return -1;
+	len = strlen(lp);
+	/* Walk down: find the deepest existing prefix, then insert the rest. */
+	size_t pos = strcspn(lp, "\\");   /* end of the root component */
+	{
+		char save = lp[pos];
+		lp[pos] = '\0';
+		if (key_lookup(s, lp, &parent_disp, e) < 0)
+			goto out;
+		lp[pos] = save;
+	}
+	while (pos < len) {
+		size_t next = pos + 1 + strcspn(lp + pos + 1, "\\");
+		char save = lp[next];
+		lp[next] = '\0';
+		found = key_lookup(s, lp, &disp, e);
+		if (found < 0)
+			goto out;
+		if (!found) {
+			sqlite3_stmt *st = reg_stmt(s, RS_KEY_INSERT, e);
+			if (!st)
+				goto out;
+			disp = mem_printf("%s\\%.*s", parent_disp, (int)(next - pos - 1), norm + pos + 1);
+			if (!disp) {
+				err_nomem(e, "key path");
+				goto out;
+			}
+			/* lp[0..next) is the child; lp[0..pos) its parent */
+			sqlite3_bind_text(st, 1, lp, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 2, disp, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, lp, (int)pos, SQLITE_TRANSIENT);
+			if (sqlite3_step(st) != SQLITE_DONE) {
+				sqlite3_reset(st);
+				reg_sqlite_err(s, e, "cannot create key");
+				goto out;
+			}
+			sqlite3_reset(st);
+			if (created)
+				*created = 1;
+		}
+		lp[next] = save;
+		mem_free(parent_disp);
+		parent_disp = disp;
+		disp = NULL;
+		pos = next;
+	}
+	if (log_write(s, REG_W_KEY_CREATE, norm, NULL, 0, NULL, 0, e) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		err_prefix(e, "cannot create key '%s'", norm);
+	mem_free(disp);
+	mem_free(parent_disp);
+	mem_free(norm);
+	mem_free(lp);
+	return rc;
+}
+
+int reg_key_delete_tree(struct reg_store *s, const char *path, struct err *e)
+{
+	char *norm, *lp;
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (paths(path, &norm, &lp, e) < 0)
+		return -1;
+	if (is_root(lp)) {
+		err_set(e, ERR_CLASS_INPUT, "refusing to delete the root key '%s'", norm);
+		goto out;
+	}
+	if (!(st = reg_stmt(s, RS_VAL_DEL_TREE, e)))
+		goto out;
+	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_reset(st);
+		reg_sqlite_err(s, e, "cannot delete values");
+		goto out;
+	}
+	sqlite3_reset(st);
+	if (!(st = reg_stmt(s, RS_KEY_DEL_TREE, e)))
+		goto out;
+	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_reset(st);
+		reg_sqlite_err(s, e, "cannot delete keys");
+		goto out;
+	}
+	sqlite3_reset(st);
+	if (log_write(s, REG_W_TREE_DELETE, norm, NULL, 0, NULL, 0, e) < 0)
+		goto out;
+	rc = 0;
+out:
+	mem_free(norm);
+	mem_free(lp);
+	return rc;
+}
+
+static int key_has_children(struct reg_store *s, const char *lp, struct err *e)
+{
+	sqlite3_stmt *st = reg_stmt(s, RS_KEY_HAS_CHILD, e);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		return reg_sqlite_err(s, e, "cannot list subkeys");
+	return 0;
+}
+
+int reg_key_delete(struct reg_store *s, const char *path, struct err *e)
+{
+	char *norm, *lp;
+	int rc = -1, has;
+
+	if (paths(path, &norm, &lp, e) < 0)
+		return -1;
+	if (is_root(lp)) {
+		err_set(e, ERR_CLASS_INPUT, "refusing to delete the root key '%s'", norm);
+		goto out;
+	}
+	has = key_has_children(s, lp, e);
+	if (has < 0)
+		goto out;
+	if (has) {
+		err_set(e, ERR_CLASS_INPUT, "cannot delete key '%s': it has subkeys", norm);
+		goto out;
+	}
+	rc = reg_key_delete_tree(s, norm, e);
+	if (rc == 0 && s->log) {
+		/* reg_key_delete_tree logged a tree delete; same effect. */
+		s->log->v[s->log->n - 1].op = REG_W_KEY_DELETE;
+	}
+out:
+	mem_free(norm);
+	mem_free(lp);
+	return rc;
+}
+
+int reg_key_subkey_at(struct reg_store *s, const char *path, size_t index,
+		      char **name, struct err *e)
+{
+	char *norm, *lp;
+	sqlite3_stmt *st;
+	int rc = -1, step;
+
+	*name = NULL;
+	if (paths(path, &norm, &lp, e) < 0)
+		return -1;
+	if (!(st = reg_stmt(s, RS_KEY_CHILD_AT, e)))
+		goto out;
+	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		const char *p = (const char *)sqlite3_column_text(st, 0);
+		const char *slash = strrchr(p, '\\');
+		*name = mem_strdup(slash ? slash + 1 : p);
+		rc = *name ? 1 : err_nomem(e, "key name");
+	} else if (step == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		reg_sqlite_err(s, e, "cannot list subkeys");
+	}
+	sqlite3_reset(st);
+out:
+	mem_free(norm);
+	mem_free(lp);
+	return rc;
+}
+
+void reg_value_destroy(struct reg_value *v)
+{
+	if (!v)
+		return;
+	mem_free(v->name);
+	mem_free(v->data);
+	v->name = NULL;
+	v->data = NULL;
+	v->len = 0;
+}
+
+static int value_from_row(sqlite3_stmt *st, struct reg_value *out, struct err *e)
+{
+	const void *d = sqlite3_column_blob(st, 2);
+	size_t n = (size_t)sqlite3_column_bytes(st, 2);
+
+	memset(out, 0, sizeof(*out));
+	out->name = mem_strdup((const char *)sqlite3_column_text(st, 0));
+	out->type = (uint32_t)sqlite3_column_int64(st, 1);
+	out->len = n;
+	out->data = mem_alloc(n ? n : 1);
+	if (!out->name || !out->data) {
+		reg_value_destroy(out);
+		return err_nomem(e, "registry value");
+	}
+	if (n)
+		memcpy(out->data, d, n);
+	return 0;
+}
+
+int reg_key_value_at(struct reg_store *s, const char *path, size_t index,
+		     struct reg_value *out, struct err *e)
+{
+	char *norm, *lp;
+	sqlite3_stmt *st;
+	int rc = -1, step;
+
+	memset(out, 0, sizeof(*out));
+	if (paths(path, &norm, &lp, e) < 0)
+		return -1;
+	if (!(st = reg_stmt(s, RS_VAL_AT, e)))
+		goto out;
+	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		rc = value_from_row(st, out, e) < 0 ? -1 : 1;
+	else if (step == SQLITE_DONE)
+		rc = 0;
+	else
+		reg_sqlite_err(s, e, "cannot list values");
+	sqlite3_reset(st);
+out:
+	mem_free(norm);
+	mem_free(lp);
+	return rc;
+}
+
+int reg_value_get(struct reg_store *s, const char *key, const char *name,
+		  struct reg_value *out, struct err *e)
+{
+	char *norm, *lp, *lname = NULL;
+	sqlite3_stmt *st;
+	int rc = -1, step;
+
+	memset(out, 0, sizeof(*out));
+	if (paths(key, &norm, &lp, e) < 0)
+		return -1;
+	lname = reg_fold(name ? name : "");
+	if (!lname) {
+		err_nomem(e, "value name");
+		goto out;
+	}
+	if (!(st = reg_stmt(s, RS_VAL_GET, e)))
+		goto out;
+	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, lname, -1, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		rc = value_from_row(st, out, e) < 0 ? -1 : 1;
+	else if (step == SQLITE_DONE)
+		rc = 0;
+	else
+		reg_sqlite_err(s, e, "cannot read value");
+	sqlite3_reset(st);
+out:
+	mem_free(norm);
+	mem_free(lp);
+	mem_free(lname);
+	return rc;
+}
+
+int reg_value_set(struct reg_store *s, const char *key, const char *name,
+		  uint32_t type, const void *data, size_t len, struct err *e)
+{
+	char *norm, *lp, *lname = NULL;
+	sqlite3_stmt *st;
+	int rc = -1, ex;
+
+	if (!name)
+		name = "";
+	if (strlen(name) > REG_NAME_MAX || len > REG_DATA_MAX)
+		return err_set(e, ERR_CLASS_INPUT, "value '%.80s' under '%s': name or data too long",
+			       name, key);
+	if (paths(key, &norm, &lp, e) < 0)
+		return -1;
+	ex = key_lookup(s, lp, NULL, e);
+	if (ex <= 0) {
+		if (ex == 0)
+			err_set(e, ERR_CLASS_NOTFOUND, "cannot set value '%s': key '%s' does not exist",
+				name, norm);
+		goto out;
+	}
+	if (is_root(lp)) {
+		err_set(e, ERR_CLASS_INPUT, "cannot set value '%s' on the root key '%s'", name, norm);
+		goto out;
+	}
+	lname = reg_fold(name);
+	if (!lname) {
+		err_nomem(e, "value name");
+		goto out;
+	}
+	if (!(st = reg_stmt(s, RS_VAL_SET, e)))
+		goto out;
+	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, lname, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, type);
+	sqlite3_bind_blob(st, 5, len ? data : "", (int)len, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_reset(st);
+		reg_sqlite_err(s, e, "cannot write value");
+		goto out;
+	}
+	sqlite3_reset(st);
+	if (log_write(s, REG_W_VALUE_SET, norm, name, type, data, len, e) < 0)
+		goto out;
+	rc = 0;
+out:
+	mem_free(norm);
+	mem_free(lp);
+	mem_free(lname);
+	return rc;
+}
+
+int reg_value_delete(struct reg_store *s, const char *key, const char *name, struct err *e)
+{
+	char *norm, *lp, *lname = NULL;
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (!name)
+		name = "";
+	if (paths(key, &norm, &lp, e) < 0)
+		return -1;
+	lname = reg_fold(name);
+	if (!lname) {
+		err_nomem(e, "value name");
+		goto out;
+	}
+	if (!(st = reg_stmt(s, RS_VAL_DEL, e)))
+		goto out;
+	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, lname, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_reset(st);
+		reg_sqlite_err(s, e, "cannot delete value");
+		goto out;
+	}
+	sqlite3_reset(st);
+	rc = sqlite3_changes(s->db) > 0 ? 1 : 0;
+	if (log_write(s, REG_W_VALUE_DELETE, norm, name, 0, NULL, 0, e) < 0)
+		rc = -1;
+out:
+	mem_free(norm);
+	mem_free(lp);
+	mem_free(lname);
+	return rc;
+}
