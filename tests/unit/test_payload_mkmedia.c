@@ -71,6 +71,7 @@ static int fx_teardown(void **state)
 }
 
 /* Run mkmedia with a printf-style argument string (in f->dir); exit code. */
+static int mk(struct fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int mk(struct fx *f, const char *fmt, ...)
 {
 	char args[2048], *cmd;
@@ -115,7 +116,7 @@ static void test_usage_and_version(void **state)
 
 	assert_int_equal(mk(f, "--version"), 0);
 	assert_int_equal(mk(f, "--help"), 0);
-	assert_int_equal(mk(f, ""), ERR_EXIT_USAGE);
+	assert_int_equal(mk(f, "%s", ""), ERR_EXIT_USAGE);
 	assert_int_equal(mk(f, "frobnicate"), ERR_EXIT_USAGE);
 	assert_int_equal(mk(f, "build def/tiny.ini --out m"), ERR_EXIT_USAGE);
 	assert_int_equal(mk(f, "build def/tiny.ini --source src --out m --format rar"), ERR_EXIT_USAGE);
