@@ -59,7 +59,9 @@ int payload_hash_buffer(const void *data, size_t n, char *hex, struct err *e);
 
 struct payload_limits {
 	uint64_t max_entries;   /* entries of any kind in the archive; 0: default */
-	uint64_t max_bytes;     /* total bytes written to staging; 0: default */
+	uint64_t max_bytes;     /* bytes written to staging, and (separately)
+				 * declared bytes of skipped entries; 0: default.
+				 * Use the manifest's payload `unpacked`. */
 };
 
 enum payload_entry_type {

@@ -384,6 +384,7 @@ struct stage_ctx {
 	int dfd;
 	unsigned long seq;
 	uint64_t total, max_bytes;
+	uint64_t skipped;       /* declared bytes of entries not wanted */
 	unsigned char *buf;
 	struct payload_staged *items;  /* created by this call */
 	size_t nitems;
@@ -639,6 +640,19 @@ int payload_extract(const char *archive_path, const char *staging_dir,
 		long ix;
 
 		if (!nameset_find(&want_ix, ent.name, &ix)) {
+			/* Skipped entries still count against the byte limit
+			 * (by their declared size): libarchive decompresses
+			 * them to skip them, so a bomb costs time even unread. */
+			if (ent.size > 0) {
+				c.skipped += (uint64_t)ent.size;
+				if (c.skipped > c.max_bytes) {
+					err_set(e, ERR_CLASS_MEDIA, "payload archive '%s': entry '%s' takes the "
+						"archive over the limit of %llu bytes; refusing a possible "
+						"decompression bomb", archive_path, ent.name,
+						(unsigned long long)c.max_bytes);
+					goto out;
+				}
+			}
 			if (entry_skip(r, e) != 0)
 				goto out;
 			continue;

@@ -382,6 +382,13 @@ static void test_reject_limits(void **state)
 	sha_of("cc", hc);
 	expect_reject_lim(f, "tar", h, 3, w, 3, &few, "more than 2 entries");
 	expect_reject_lim(f, "tar", h, 3, w, 3, &small, "over the limit of");
+	/* an unwanted bomb entry counts too */
+	{
+		struct hent hz[2] = { { "ok.txt", H_FILE, 0644, OK_DATA }, { "zz", H_FILE, 0644, "0123456789abcdefXYZ" } };
+		struct payload_limits tiny = { 0, 16 };
+
+		expect_reject_lim(f, "tar.gz", hz, 2, w, 1, &tiny, "entry 'zz' takes the archive over the limit of 16 bytes");
+	}
 }
 
 /* An entry declared 1 KiB that expands to 10 MiB: refused from its header
