@@ -12,7 +12,9 @@
  * grow with payload size; it grows only with the number of entry names).
  * libarchive's disk writer is never used: every byte reaching the disk goes
  * through payload_extract(), which creates files only inside the staging
- * directory with O_CREAT|O_EXCL|O_NOFOLLOW.
+ * directory with O_CREAT|O_EXCL|O_NOFOLLOW. Staged files have mode 0600 and
+ * are not fsynced: the caller applies the manifest's mode and makes a whole
+ * batch durable at once (syncfs) before renaming, per BENCHMARKS.md.
  */
 #ifndef SETUPKIT_PAYLOAD_H
 #define SETUPKIT_PAYLOAD_H
@@ -36,7 +38,9 @@
 #define PAYLOAD_KEY_SUFFIX        ".key"        /* PEM PKCS#8 private key */
 #define PAYLOAD_PUB_SUFFIX        ".pub"        /* PEM SubjectPublicKeyInfo */
 #define PAYLOAD_SIG_SUFFIX        ".sig"        /* detached raw signature */
-#define PAYLOAD_STAGE_NAME_FMT    "%06lu.stage" /* staging file names */
+/* Staging file names: <pid hex>-<call hex>-<entry number>.stage, so calls
+ * that share a staging directory never probe each other's names. */
+#define PAYLOAD_STAGE_NAME_FMT    "%lx-%lx-%06lu.stage"
 #define PAYLOAD_TMP_SUFFIX        ".payload-tmp"/* archive being written */
 
 /* Defaults when the caller passes no limits (decompression bombs). */
@@ -109,7 +113,7 @@ struct payload_want {
 
 struct payload_staged {
 	char *name;             /* entry name (normalised) */
-	char *path;             /* staging path: dir/NNNNNN.stage */
+	char *path;             /* staging path (PAYLOAD_STAGE_NAME_FMT) */
 	uint64_t size;
 	char sha256[PAYLOAD_SHA256_HEX];
 	unsigned mode;          /* mode the archive gave (permission bits) */

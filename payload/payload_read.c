@@ -9,7 +9,7 @@
  *    always refused). Symlinks and setuid/setgid/world-writable modes are
  *    refused for wanted entries unless the caller declared them; unwanted
  *    entries are never written, so their modes do not matter.
- *  - Staging files are flat (NNNNNN.stage) inside a 0700 directory and are
+ *  - Staging files are flat (PAYLOAD_STAGE_NAME_FMT) inside a 0700 directory and are
  *    created with openat(O_CREAT|O_EXCL|O_NOFOLLOW): an entry name never
  *    becomes a path, so nothing can be written outside staging.
  *  - On any failure payload_extract unlinks exactly the files it created.
@@ -383,6 +383,7 @@ struct stage_ctx {
 	const char *dir;
 	int dfd;
 	unsigned long seq;
+	unsigned long call;     /* this call's number in the process */
 	uint64_t total, max_bytes;
 	uint64_t skipped;       /* declared bytes of entries not wanted */
 	unsigned char *buf;
@@ -395,12 +396,13 @@ struct stage_ctx {
 static int stage_create(struct stage_ctx *c, struct payload_staged *item,
 			const char *link_target, struct err *e)
 {
-	char name[32];
+	char name[64];
 
 	for (int tries = 0; tries < 100000; tries++) {
 		int fd = 0;
 
-		snprintf(name, sizeof(name), PAYLOAD_STAGE_NAME_FMT, c->seq++);
+		snprintf(name, sizeof(name), PAYLOAD_STAGE_NAME_FMT, (unsigned long)getpid(),
+			 c->call, c->seq++);
 		if (link_target) {
 			if (symlinkat(link_target, c->dfd, name) != 0)
 				fd = -1;
@@ -592,7 +594,10 @@ int payload_extract(const char *archive_path, const char *staging_dir,
 	size_t nfound = 0;
 	int rc = -1, got;
 
+	static unsigned long calls;   /* names only; a race costs an EEXIST retry */
+
 	memset(&c, 0, sizeof(c));
+	c.call = ++calls;
 	c.dfd = -1;
 	c.archive = archive_path;
 	c.dir = staging_dir;

@@ -316,6 +316,27 @@ static void test_special_mode_declared_is_staged(void **state)
 	payload_staged_list_free(&out);
 }
 
+/* Two calls (two payloads) into one staging directory. */
+static void test_two_calls_share_staging(void **state)
+{
+	struct fx *f = *state;
+	struct hent h[1] = { { "ok.txt", H_FILE, 0644, OK_DATA } };
+	char hex[PAYLOAD_SHA256_HEX];
+	struct payload_want w = { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL };
+	struct payload_staged_list out = {0};
+	struct err e;
+
+	sha_of(OK_DATA, hex);
+	assert_true(asprintf(&f->arc, "%s/a.tar", f->dir) > 0);
+	mk_archive(f->arc, "tar", h, 1);
+	assert_int_equal(payload_extract_one(f->arc, f->stage, &w, NULL, &out, &e), 0);
+	assert_int_equal(payload_extract_one(f->arc, f->stage, &w, NULL, &out, &e), 0);
+	assert_int_equal(out.n, 2);
+	assert_string_not_equal(out.items[0].path, out.items[1].path);
+	assert_int_equal(tu_count_entries(f->stage), 2);
+	payload_staged_list_free(&out);
+}
+
 static void test_reject_larger_than_declared(void **state)
 {
 	struct fx *f = *state;
@@ -799,6 +820,7 @@ int main(void)
 		T(test_reject_wrong_symlink_target),
 		T(test_reject_special_modes),
 		T(test_special_mode_declared_is_staged),
+		T(test_two_calls_share_staging),
 		T(test_reject_larger_than_declared),
 		T(test_reject_smaller_than_declared),
 		T(test_reject_hash_mismatch),
