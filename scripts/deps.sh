@@ -29,6 +29,7 @@ if [ "$level" != build ]; then
 	command -v gcab   >/dev/null 2>&1 || add gcab
 	command -v bsdtar >/dev/null 2>&1 || add libarchive-tools
 	command -v tmux   >/dev/null 2>&1 || add tmux
+	command -v sqlite3 >/dev/null 2>&1 || add sqlite3   # register e2e: PRAGMA integrity_check
 fi
 
 [ -z "$need_pkgs" ] && exit 0
