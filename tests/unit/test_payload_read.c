@@ -783,6 +783,33 @@ static void test_extract_allocation_failures(void **state)
 	fail_msg("extraction never succeeded");
 }
 
+static void test_write_allocation_failures(void **state)
+{
+	struct fx *f = *state;
+	struct payload_source src[3];
+	char *arc, *tmp;
+	struct err e;
+	int done = 0;
+
+	write_sources(f, src);
+	assert_true(asprintf(&arc, "%s/w.zip", f->dir) > 0);
+	assert_true(asprintf(&tmp, "%s%s", arc, PAYLOAD_TMP_SUFFIX) > 0);
+	for (unsigned long n = 1; n < 100 && !done; n++) {
+		mem_fail_at(n, 0);
+		done = payload_archive_write(arc, PAYLOAD_FORMAT_ZIP, src, 3, 0, &e) == 0;
+		mem_fail_at(0, 0);
+		if (!done) {
+			assert_int_equal(e.cls, ERR_CLASS_NOMEM);
+			assert_false(tu_exists(arc));
+		}
+		assert_false(tu_exists(tmp));
+	}
+	assert_true(done);
+	free(arc);
+	free(tmp);
+	free_sources(src);
+}
+
 static void test_hash_file(void **state)
 {
 	struct fx *f = *state;
@@ -836,6 +863,7 @@ int main(void)
 		T(test_tampered_archive),
 		T(test_reader_lists_entries),
 		T(test_extract_allocation_failures),
+		T(test_write_allocation_failures),
 		T(test_hash_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

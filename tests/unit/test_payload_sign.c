@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/mem.h"
 #include "common/names.h"
 #include "payload/payload.h"
 #include "testutil.h"
@@ -288,6 +289,79 @@ static void test_oversized_inputs(void **state)
 	free(bk);
 }
 
+/* Fail each of our allocations in turn: a clean error, no half-made files,
+ * no leaks (SANITIZE=1). */
+static void test_allocation_failures(void **state)
+{
+	struct fx *f = *state;
+	char *name = NULL, *key = NULL, *pub = NULL, *md = NULL, *used = NULL;
+	struct payload_media *m;
+	struct err e;
+	int done;
+
+	assert_true(asprintf(&name, "%s/fi", f->dir) > 0);
+	assert_true(asprintf(&key, "%s/fi.key", f->dir) > 0);
+	assert_true(asprintf(&pub, "%s/fi.pub", f->dir) > 0);
+	done = 0;
+	for (unsigned long n = 1; n < 100 && !done; n++) {
+		mem_fail_at(n, 0);
+		done = payload_key_generate(name, &e) == 0;
+		mem_fail_at(0, 0);
+		if (!done) {
+			assert_int_equal(e.cls, ERR_CLASS_NOMEM);
+			assert_false(tu_exists(key));
+			assert_false(tu_exists(pub));
+		}
+	}
+	assert_true(done);
+	done = 0;
+	for (unsigned long n = 1; n < 100 && !done; n++) {
+		mem_fail_at(n, 0);
+		done = payload_sign_file(f->file, f->key, f->sig, &e) == 0;
+		mem_fail_at(0, 0);
+		if (!done) {
+			assert_int_equal(e.cls, ERR_CLASS_NOMEM);
+			assert_false(tu_exists(f->sig));
+		}
+	}
+	assert_true(done);
+	for (unsigned long n = 1; n < 100; n++) {
+		mem_fail_at(n, 0);
+		done = payload_verify_file(f->file, f->sig, f->pub, &e) == 0;
+		mem_fail_at(0, 0);
+		if (done)
+			break;
+		assert_int_equal(e.cls, ERR_CLASS_NOMEM);
+	}
+	assert_true(done);
+	for (unsigned long n = 1; n < 100; n++) {
+		mem_fail_at(n, 0);
+		done = payload_verify_file_trusted(f->file, f->sig, f->dir, &used, &e) == 0;
+		mem_fail_at(0, 0);
+		if (done)
+			break;
+		assert_int_equal(e.cls, ERR_CLASS_NOMEM);
+		assert_null(used);
+	}
+	assert_true(done);
+	free(used);
+	assert_true(asprintf(&md, "%s/media", f->dir) > 0);
+	assert_int_equal(mkdir(md, 0755), 0);
+	tu_write(md, SK_SP_MANIFEST, MANIFEST_TEXT);
+	for (unsigned long n = 1; n < 100; n++) {
+		mem_fail_at(n, 0);
+		done = payload_media_open(md, &m, &e) == 0;
+		mem_fail_at(0, 0);
+		if (done)
+			break;
+		assert_int_equal(e.cls, ERR_CLASS_NOMEM);
+	}
+	assert_true(done);
+	assert_true(m->is_sp);
+	payload_media_free(m);
+	free(name); free(key); free(pub); free(md);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -299,6 +373,7 @@ int main(void)
 		T(test_trusted_dir),
 		T(test_media_dir),
 		T(test_oversized_inputs),
+		T(test_allocation_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
