@@ -149,6 +149,12 @@ int payload_extract_one(const char *archive_path, const char *staging_dir,
 			struct payload_staged_list *out, struct err *e);
 void payload_staged_list_free(struct payload_staged_list *l);   /* NULL-safe */
 
+/* True when a symlink at relative path link_path (e.g. its destination
+ * below the component's directory) with this target stays inside that
+ * directory, judged lexically; absolute targets are outside. The engine
+ * repeats this check against the real destination. */
+int payload_link_is_inside(const char *link_path, const char *target);
+
 /* ---- signatures (Ed25519) ----------------------------------------------- */
 
 /* Write NAME.key (mode 0600) and NAME.pub; neither may exist. */

@@ -185,6 +185,11 @@ int payload_link_inside(const char *name, const char *target)
 	return 1;
 }
 
+int payload_link_is_inside(const char *link_path, const char *target)
+{
+	return link_path && path_is_clean_relative(link_path) && payload_link_inside(link_path, target);
+}
+
 /* ---- the reader -------------------------------------------------------- */
 
 struct payload_reader {

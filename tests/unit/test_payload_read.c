@@ -266,6 +266,20 @@ static void test_reject_symlink_escaping(void **state)
 	}
 }
 
+static void test_link_is_inside(void **state)
+{
+	(void)state;
+	assert_true(payload_link_is_inside("lib/libx.so", "libx.so.1"));
+	assert_true(payload_link_is_inside("lib/libx.so", "../bin/x"));
+	assert_true(payload_link_is_inside("a/b/c", "../../d"));
+	assert_false(payload_link_is_inside("a/b/c", "../../../d"));
+	assert_false(payload_link_is_inside("lib/libx.so", "/usr/lib/libx.so.1"));
+	assert_false(payload_link_is_inside("x", "../x"));
+	assert_false(payload_link_is_inside("x", ""));
+	assert_false(payload_link_is_inside("../x", "y"));
+	assert_true(payload_link_is_inside("x", "./y/../z"));
+}
+
 static void test_reject_wrong_symlink_target(void **state)
 {
 	struct fx *f = *state;
@@ -845,6 +859,7 @@ int main(void)
 		T(test_reject_undeclared_symlink),
 		T(test_reject_symlink_escaping),
 		T(test_reject_wrong_symlink_target),
+		cmocka_unit_test(test_link_is_inside),
 		T(test_reject_special_modes),
 		T(test_special_mode_declared_is_staged),
 		T(test_two_calls_share_staging),
