@@ -612,6 +612,39 @@ static void test_roundtrip_cab_gcab(void **state)
 		check_roundtrip(f, cmd, 0, "bin/app", "share/doc/readme.txt");
 		free(cmd);
 	}
+	/* tampered cabinet (MSZIP): every flip fails or stages exact bytes */
+	{
+		char *arc, *orig, ha[PAYLOAD_SHA256_HEX], hd[PAYLOAD_SHA256_HEX];
+		size_t len;
+		int fails = 0;
+		struct payload_want w[2] = { { "bin/app", sizeof(APP_DATA) - 1, ha, 0, NULL },
+					     { "share/doc/readme.txt", sizeof(DOC_DATA) - 1, hd, 0, NULL } };
+
+		sha_of(APP_DATA, ha);
+		sha_of(DOC_DATA, hd);
+		assert_true(asprintf(&arc, "%s/p0.cab", f->dir) > 0);
+		orig = tu_read(arc, &len);
+		for (size_t pos = 0; pos < len; pos++) {
+			struct payload_staged_list out = {0};
+			struct err e;
+
+			orig[pos] ^= 0x21;
+			unlink(arc);
+			tu_write_bytes(f->dir, "p0.cab", orig, len);
+			orig[pos] ^= 0x21;
+			if (payload_extract(arc, f->stage, w, 2, NULL, &out, &e) != 0) {
+				fails++;
+			} else {
+				for (size_t i = 0; i < out.n; i++)
+					unlink(out.items[i].path);
+				payload_staged_list_free(&out);
+			}
+			assert_int_equal(tu_count_entries(f->stage), 0);
+		}
+		assert_true(fails > 0);
+		free(orig);
+		free(arc);
+	}
 }
 
 static void test_write_is_deterministic(void **state)
@@ -671,10 +704,10 @@ static void test_tampered_archive(void **state)
 	struct payload_source src[3];
 	struct err e;
 	static const enum payload_format fmts[] = { PAYLOAD_FORMAT_TAR, PAYLOAD_FORMAT_TAR_GZ,
-		PAYLOAD_FORMAT_ZIP };
+		PAYLOAD_FORMAT_ZIP, PAYLOAD_FORMAT_TAR_ZST, PAYLOAD_FORMAT_7Z };
 
 	write_sources(f, src);
-	for (size_t k = 0; k < 3; k++) {
+	for (size_t k = 0; k < sizeof(fmts) / sizeof(fmts[0]); k++) {
 		char *arc;
 		size_t len;
 		int fails = 0, tries = 0;
