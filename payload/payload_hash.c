@@ -47,10 +47,18 @@ int payload_hash_file(const char *path, struct payload_hash *out, struct err *e)
 	uint64_t total = 0;
 	int fd = -1, rc = -1;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		err_errno(e, "cannot open '%s' to hash it", path);
 		goto out;
+	}
+	{
+		struct stat st;
+
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			err_set(e, ERR_CLASS_IO, "cannot hash '%s': not a regular file", path);
+			goto out;
+		}
 	}
 	buf = mem_alloc(PAYLOAD_BUF_SIZE);
 	ctx = EVP_MD_CTX_new();
@@ -99,7 +107,7 @@ int payload_read_bounded(const char *path, size_t max, const char *what,
 	size_t len = 0;
 	int fd, rc = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);   /* a FIFO must not hang us */
 	if (fd < 0)
 		return err_errno(e, "cannot open %s '%s'", what, path);
 	if (fstat(fd, &st) != 0) {

@@ -194,6 +194,7 @@ int payload_link_is_inside(const char *link_path, const char *target)
 
 struct payload_reader {
 	struct archive *a;
+	int fd;                 /* the archive, owned here (-1: none) */
 	char *path;
 	uint64_t max_entries;
 	uint64_t nentries;
@@ -211,6 +212,7 @@ int payload_open(const char *archive_path, const struct payload_limits *lim,
 	r = mem_zalloc(sizeof(*r));
 	if (!r)
 		return err_nomem(e, "opening an archive");
+	r->fd = -1;
 	r->path = mem_strdup(archive_path);
 	r->a = archive_read_new();
 	if (!r->path || !r->a) {
@@ -226,15 +228,27 @@ int payload_open(const char *archive_path, const struct payload_limits *lim,
 	archive_read_support_format_zip(r->a);
 	archive_read_support_format_7zip(r->a);
 	archive_read_support_format_cab(r->a);
-	if (archive_read_open_filename(r->a, archive_path, PAYLOAD_BUF_SIZE) != ARCHIVE_OK) {
-		int errnum = archive_errno(r->a);
+	/* Open it ourselves: O_NONBLOCK so a FIFO planted on media cannot hang
+	 * us, and only a regular file is read (libarchive seeks in it). */
+	r->fd = open(archive_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (r->fd < 0) {
+		err_errno(e, "cannot open payload archive '%s'", archive_path);
+		payload_close(r);
+		return -1;
+	}
+	{
+		struct stat st;
 
-		if (errnum == ENOENT || errnum == EACCES)
-			err_errno_n(e, errnum, "cannot open payload archive '%s'", archive_path);
-		else
-			err_set(e, ERR_CLASS_MEDIA, "cannot open payload archive '%s': %s "
-				"(a zip, tar.gz, tar.xz, tar.zst, 7z or cab archive was expected)",
-				archive_path, archive_error_string(r->a));
+		if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			err_set(e, ERR_CLASS_MEDIA, "payload archive '%s' is not a regular file", archive_path);
+			payload_close(r);
+			return -1;
+		}
+	}
+	if (archive_read_open_fd(r->a, r->fd, PAYLOAD_BUF_SIZE) != ARCHIVE_OK) {
+		err_set(e, ERR_CLASS_MEDIA, "cannot open payload archive '%s': %s "
+			"(a zip, tar.gz, tar.xz, tar.zst, 7z or cab archive was expected)",
+			archive_path, archive_error_string(r->a));
 		payload_close(r);
 		return -1;
 	}
@@ -248,6 +262,8 @@ void payload_close(struct payload_reader *r)
 		return;
 	if (r->a)
 		archive_read_free(r->a);
+	if (r->fd >= 0)
+		close(r->fd);
 	nameset_free(&r->seen);
 	mem_free(r->name);
 	mem_free(r->target);

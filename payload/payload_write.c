@@ -102,7 +102,7 @@ static int write_entry(struct archive *a, struct archive_entry *ae, const struct
 				       s->name, out, archive_error_string(a));
 		return 0;
 	}
-	fd = open(s->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = open(s->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return err_errno(e, "cannot open '%s' to pack it as '%s' into '%s'", s->path, s->name, out);
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -459,6 +459,24 @@ static void test_reject_not_an_archive(void **state)
 	assert_int_equal(tu_count_entries(f->stage), 0);
 }
 
+/* A FIFO where an archive or a file to hash should be: an error, no hang. */
+static void test_fifo_does_not_hang(void **state)
+{
+	struct fx *f = *state;
+	struct payload_staged_list out = {0};
+	struct payload_want w = { "x", 1, "00", 0, NULL };
+	struct payload_hash h;
+	struct err e;
+
+	assert_true(asprintf(&f->arc, "%s/fifo.tar", f->dir) > 0);
+	assert_int_equal(mkfifo(f->arc, 0600), 0);
+	assert_int_equal(payload_extract(f->arc, f->stage, &w, 1, NULL, &out, &e), -1);
+	assert_non_null(strstr(e.msg, "not a regular file"));
+	assert_int_equal(payload_hash_file(f->arc, &h, &e), -1);
+	assert_non_null(strstr(e.msg, "not a regular file"));
+	assert_int_equal(tu_count_entries(f->stage), 0);
+}
+
 static void test_staging_must_be_private(void **state)
 {
 	struct fx *f = *state;
@@ -903,6 +921,7 @@ int main(void)
 		T(test_reject_limits),
 		T(test_bomb_stopped_early),
 		T(test_reject_not_an_archive),
+		T(test_fifo_does_not_hang),
 		T(test_staging_must_be_private),
 		T(test_roundtrip_every_format),
 		T(test_roundtrip_tar_xz),

@@ -273,6 +273,14 @@ static void test_oversized_inputs(void **state)
 {
 	struct fx *f = *state;
 	struct err e;
+	char *fifo;
+
+	/* a FIFO as signature: refused at once, never waited on */
+	assert_true(asprintf(&fifo, "%s/fifo.sig", f->dir) > 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(payload_verify_file(f->file, fifo, f->pub, &e), -1);
+	assert_non_null(strstr(e.msg, "not a regular file"));
+	free(fifo);
 	char *big = calloc(1, PAYLOAD_KEY_MAX_BYTES + 2);
 	char *bk = cat(f->dir, "big.pub");
 
