@@ -65,9 +65,17 @@ static int copy_file(const char *from, const char *to, struct err *e)
 	char buf[PAYLOAD_BUF_SIZE];
 	int in = -1, out = -1, rc = -1;
 
-	in = open(from, O_RDONLY | O_CLOEXEC);
+	in = open(from, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (in < 0)
 		return err_errno(e, "cannot open '%s'", from);
+	{
+		struct stat st;
+
+		if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+			close(in);
+			return err_set(e, ERR_CLASS_INPUT, "'%s' is not a regular file", from);
+		}
+	}
 	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (out < 0) {
 		err_errno(e, "cannot create '%s'", to);

@@ -165,6 +165,8 @@ int payload_sign_file(const char *file, const char *key_path, const char *sig_pa
 /* Verify file + detached signature against one public key file. */
 int payload_verify_file(const char *file, const char *sig_path, const char *pub_path,
 			struct err *e);
+/* <root>/SK_TRUSTED_KEYS_DIR (root NULL or "" = "/"); allocated, NULL on OOM. */
+char *payload_trusted_keys_dir(const char *root);
 /* Verify against every *.pub in keys_dir (e.g. <root>/SK_TRUSTED_KEYS_DIR);
  * succeeds when one verifies. When used is not NULL it receives an
  * allocated copy of the key path that verified. */

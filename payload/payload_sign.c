@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 
 #include "common/mem.h"
+#include "common/names.h"
 #include "common/path.h"
 
 static EVP_PKEY *load_key(const char *path, int private_key, struct err *e)
@@ -266,6 +267,11 @@ int payload_verify_file(const char *file, const char *sig_path, const char *pub_
 			       "--trusted-key FILE, or --allow-unsigned to skip the check",
 			       sig_path, file, pub_path);
 	return 0;
+}
+
+char *payload_trusted_keys_dir(const char *root)
+{
+	return path_in_root(root, "/" SK_TRUSTED_KEYS_DIR);
 }
 
 static int cmp_str(const void *a, const void *b)

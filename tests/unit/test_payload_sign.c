@@ -217,6 +217,16 @@ static void test_trusted_dir(void **state)
 	assert_non_null(used);
 	assert_non_null(strstr(used, "c-vendor.pub"));
 	free(used);
+	/* the place under a root */
+	{
+		char *d = payload_trusted_keys_dir("/tmp/r");
+
+		assert_string_equal(d, "/tmp/r/etc/setupkit/trusted-keys");
+		free(d);
+		d = payload_trusted_keys_dir(NULL);
+		assert_string_equal(d, "/etc/setupkit/trusted-keys");
+		free(d);
+	}
 	/* missing signature says what to do */
 	unlink(f->sig);
 	assert_int_equal(payload_verify_file_trusted(f->file, f->sig, kd, NULL, &e), -1);
