@@ -51,6 +51,7 @@ include common/module.mk
 -include payload/module.mk
 -include register/module.mk
 -include setup/module.mk
+include manifests/examples/examples.mk
 include tests/module.mk
 
 .PHONY: all build deps deps-test check _check demo _demo asan lint bench _bench install clean tools tests

@@ -12,7 +12,8 @@
 #define SK_STATE_DB             "var/lib/setupkit/state.db"
 #define SK_LOCK_FILE            "var/lib/setupkit/lock"
 #define SK_LOG_DIR              "var/lib/setupkit/log"
-#define SK_SPBACKUP_DIR         "var/lib/setupkit/sp-backup"
+#define SK_BACKUP_DIR           "var/lib/setupkit/backup"     /* files a product replaced */
+#define SK_SPBACKUP_DIR         "var/lib/setupkit/sp-backup"  /* service packs' backups */
 #define SK_CONFIG_DIR           "etc/setupkit"
 #define SK_TRUSTED_KEYS_DIR     "etc/setupkit/trusted-keys"
 

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -135,4 +136,35 @@ int path_sync_dir(const char *path, struct err *e)
 	}
 	close(fd);
 	return 0;
+}
+
+static int remove_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st; (void)f;
+	if (flag == FTW_DP)
+		return rmdir(p) == 0 || errno == ENOENT ? 0 : -1;
+	return unlink(p) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int path_remove_tree(const char *path, struct err *e)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : err_errno(e, "cannot remove '%s'", path);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) != 0 && errno != ENOENT)
+			return err_errno(e, "cannot remove '%s'", path);
+		return 0;
+	}
+	if (nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		return err_errno(e, "cannot remove the directory tree '%s'", path);
+	return 0;
+}
+
+int path_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
 }

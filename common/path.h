@@ -38,4 +38,11 @@ int path_mkdirs(const char *path, mode_t mode, struct err *e);
 /* fsync the directory at path (after a rename or create inside it). */
 int path_sync_dir(const char *path, struct err *e);
 
+
+
+/* rm -rf path (not following symlinks); a missing path is fine. */
+int path_remove_tree(const char *path, struct err *e);
+
+/* True when path exists (lstat). */
+int path_exists(const char *path);
 #endif

@@ -254,6 +254,13 @@ int manifest_select(const struct manifest *m, const struct manifest_list *chosen
  */
 char *manifest_dest_expand(const char *dest, const char *app_dir);
 
+/* Split "a, b ,c" into a list (file and line for the error of an empty
+ * item); free with manifest_list_free. */
+int manifest_list_parse(const char *file, int line, const char *key,
+			const char *value, struct manifest_list *out, struct err *e);
+void manifest_list_free(struct manifest_list *l);
+int manifest_list_has(const struct manifest_list *l, const char *item);
+
 /* Names for enums (for messages, JSON, and manifest_write). */
 const char *manifest_kind_name(enum manifest_kind k);
 const char *manifest_point_name(enum manifest_point p);

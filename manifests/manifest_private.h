@@ -38,10 +38,4 @@ void ini_doc_free(struct ini_doc *doc);
 /* The kv named key in s (case-sensitive, keys are lowercase), or NULL. */
 struct ini_kv *ini_section_get(struct ini_section *s, const char *key);
 
-/* Split "a, b ,c" into a list; empty items are an error at line. */
-int manifest_list_parse(const char *file, int line, const char *key,
-			const char *value, struct manifest_list *out, struct err *e);
-void manifest_list_free(struct manifest_list *l);
-int manifest_list_has(const struct manifest_list *l, const char *item);
-
 #endif

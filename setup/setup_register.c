@@ -1,0 +1,166 @@
+/*
+ * setup_register.c - running a module's self-registration inside setup's
+ * transaction, with the retry ladder of DESIGN.md:
+ *   1. try, and retry with backoff (reg_module_run) for transient failures;
+ *   2. if it still fails and the module on disk differs from the media's
+ *      copy, replace it from the media (keeping the old copy as a backup,
+ *      journaled like every other file) and try again;
+ *   3. a needed library that is missing is named, with where it was looked
+ *      for and, when the product ships it, which component provides it;
+ *   4. still failing: the caller rolls back, or leaves the registration
+ *      pending when the file has the `defer` flag.
+ * The module is journaled before it runs, so rollback undoes its captures.
+ */
+#include "setup.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include "common/names.h"
+#include "common/path.h"
+#include "payload/payload.h"
+#include "register/reg.h"
+
+/* Add "provided by component X" hints for missing libraries the product ships. */
+static void hint_providers(const struct manifest *m, struct err *e)
+{
+	for (int i = 0; i < m->nfiles; i++) {
+		const char *base = path_basename(m->files[i].dest);
+		char needle[300];
+		size_t n = strlen(e->msg);
+
+		snprintf(needle, sizeof(needle), "%s", base);
+		if (strstr(e->msg, needle) && strstr(e->msg, "needs") && n + 200 < sizeof(e->msg))
+			snprintf(e->msg + n, sizeof(e->msg) - n,
+				 "; %s ships with component '%s' of %s: select that component", base,
+				 m->files[i].component, m->product.name);
+	}
+}
+
+/* Replace the module at real from the media, as an extra journaled op. */
+static int replace_from_media(struct setup_ctx *c, struct setup_txn *t, const struct manifest *m,
+			      const char *media_dir, const struct manifest_file *f, const char *path,
+			      const char *real, struct err *e)
+{
+	const struct manifest_component *comp = manifest_component_find(m, f->component);
+	const struct manifest_payload *pl = comp ? manifest_payload_find(m, comp->payload) : NULL;
+	struct payload_want want = { f->entry, f->size, f->sha256, 0, NULL };
+	struct payload_staged_list got = { NULL, 0 };
+	struct payload_limits lim = { 0, 0 };
+	char *archive = NULL, *stage = NULL, *sdir = NULL, *nw = NULL, *keep = NULL;
+	int rc = -1;
+
+	if (!pl)
+		return err_set(e, ERR_CLASS_INTERNAL, "file '%s' has no payload on the media", f->id);
+	if (pl) {
+		lim.max_entries = pl->entries + 1;
+		lim.max_bytes = pl->unpacked + 1;
+	}
+	archive = mem_printf("%s/%s", media_dir, pl->archive);
+	sdir = mem_printf("%s-repair-%d", t->stage_dir, t->nops);
+	stage = sdir ? setup_real(c, sdir) : NULL;
+	nw = mem_printf("%s%s", real, SK_NEW_SUFFIX);
+	keep = mem_printf("/%s/%s/%lld-%d-%s", SK_BACKUP_DIR, t->product, (long long)t->id, t->nops,
+			  path_basename(path));
+	if (!archive || !stage || !nw || !keep) {
+		err_nomem(e, "replacing a module from the media");
+		goto out;
+	}
+	if (payload_staging_create(stage, e) || payload_extract_one(archive, stage, &want, &lim, &got, e))
+		goto out;
+	unlink(nw);
+	if (link(got.items[0].path, nw) != 0 || chmod(nw, f->mode) != 0) {
+		err_errno(e, "cannot stage '%s' from the media", nw);
+		goto out;
+	}
+	/* Journal the extra op first (invariant 1), then switch it in. */
+	if (setup_txn_add(t, SETUP_OP_PUT, path, 1, keep, f->mode, e) ||
+	    setup_journal_append_op(c, t, t->nops - 1, e))
+		goto out;
+	{
+		struct setup_txn one;
+
+		memset(&one, 0, sizeof(one));
+		one.id = t->id;
+		one.ops = &t->ops[t->nops - 1];   /* borrowed: not destroyed */
+		one.nops = 1;
+		if (setup_txn_apply(c, &one, e))
+			goto out;
+	}
+	setup_log(c, 1, "%s differed from the media's copy; replaced it from the media (old copy kept as %s)", real, keep);
+	rc = 0;
+out:
+	if (stage)
+		path_remove_tree(stage, &(struct err){ 0 });
+	payload_staged_list_free(&got);
+	mem_free(archive);
+	mem_free(stage);
+	mem_free(sdir);
+	mem_free(nw);
+	mem_free(keep);
+	return rc;
+}
+
+int setup_register_module(struct setup_ctx *c, struct setup_txn *t, const struct manifest *m,
+			  const char *media_dir, const struct manifest_file *f, const char *path,
+			  int *repaired, struct err *e)
+{
+	struct reg_run_opts ro;
+	struct reg_retry retry = { c->o->reg_attempts ? c->o->reg_attempts : 3,
+				   c->o->reg_backoff_ms ? c->o->reg_backoff_ms : 200 };
+	char *real = setup_real(c, path);
+	unsigned tries = 0;
+	int rc;
+
+	*repaired = 0;
+	if (!real)
+		return err_nomem(e, "registering a module");
+	if (setup_txn_note_module(c, t, real, e)) {
+		mem_free(real);
+		return -1;
+	}
+	memset(&ro, 0, sizeof(ro));
+	ro.module = real;
+	ro.entry = REG_ENTRY_REGISTER;
+	ro.root = c->root[0] ? c->root : "/";
+	ro.helper = c->o->self;
+	ro.timeout_ms = c->o->reg_timeout_ms;
+	ro.quiet_child = 1;
+	rc = reg_module_run(c->store, &ro, &retry, &tries, e);
+	if (rc == 0) {
+		setup_log(c, 1, "registered %s (%u attempt%s)", real, tries, tries == 1 ? "" : "s");
+		mem_free(real);
+		return 0;
+	}
+	setup_log(c, 1, "registration of %s failed after %u attempt%s: %s", real, tries, tries == 1 ? "" : "s", e->msg);
+	if (media_dir && f->entry) {
+		struct payload_hash h;
+		struct err he;
+
+		if (payload_hash_file(real, &h, &he) == 0 && strcmp(h.sha256, f->sha256) != 0) {
+			setup_log(c, 1, "%s has sha256 %s but the media's copy has %s: replacing it from the media and trying again",
+				  real, h.sha256, f->sha256);
+			if (replace_from_media(c, t, m, media_dir, f, path, real, e)) {
+				mem_free(real);
+				return -1;
+			}
+			*repaired = 1;
+			rc = reg_module_run(c->store, &ro, &retry, &tries, e);
+			if (rc == 0) {
+				setup_log(c, 1, "registered %s after replacing it from the media (%u attempt%s)", real, tries,
+					  tries == 1 ? "" : "s");
+				mem_free(real);
+				return 0;
+			}
+			setup_log(c, 1, "registration of the media's copy of %s failed too: %s", real, e->msg);
+		}
+	}
+	hint_providers(m, e);
+	err_prefix(e, "module '%s' (file '%s' of component '%s') did not register", real, f->id, f->component);
+	e->cls = ERR_CLASS_MODULE;
+	mem_free(real);
+	return -1;
+}

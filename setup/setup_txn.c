@@ -1,0 +1,506 @@
+/*
+ * setup_txn.c - the transaction: every change to files and registry made by
+ * install, uninstall and repair, and its recovery after a crash.
+ *
+ * State diagram (sk_txn.state), with the function behind each transition:
+ *
+ *   (none) --setup_txn_begin--> open --setup_txn_mark_committed--> committed
+ *     open --setup_txn_rollback / setup_txn_recover--> (none), root as before
+ *     committed --setup_txn_finish / setup_txn_recover--> (none), root as after
+ *
+ * Invariants:
+ *  (1) The journal (every op, with the path and whether an old file existed)
+ *      is durable before the first change on disk (setup_txn_begin commits
+ *      it with synchronous=FULL).
+ *  (2) A final path T always holds a complete old or a complete new file:
+ *      new content is written to T.setupkit-new, the old file is kept as the
+ *      hard link T.setupkit-old, then rename(T.setupkit-new, T) switches it.
+ *  (3) While the state is "open", T.setupkit-old exists exactly when T has
+ *      been switched (or is about to be): rollback renames it back over T.
+ *      rename() between two links of one inode does nothing, so rollback
+ *      also unlinks a T.setupkit-old that survives the rename.
+ *  (4) Every new file and directory is synced (syncfs) before the state says
+ *      committed; after it, only cleanup remains, and cleanup is idempotent.
+ *  (5) Registry writes made under the transaction are captures with ids above
+ *      sk_txn.reg_mark for the modules in sk_txn_module; rollback undoes them.
+ *  (6) Recovery is the same rollback or finish, and each step of both is
+ *      idempotent, so recovery can itself be interrupted and run again.
+ */
+#include "setup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include "common/names.h"
+#include "common/path.h"
+#include "register/reg.h"
+
+int setup_txn_add(struct setup_txn *t, enum setup_op_kind kind, const char *path, int old_exists,
+		  const char *keep, unsigned mode, struct err *e)
+{
+	struct setup_op *o;
+
+	if (t->nops == t->cap) {
+		int cap = t->cap ? t->cap * 2 : 64;
+		struct setup_op *n = mem_realloc_array(t->ops, (size_t)cap, sizeof(*n));
+
+		if (!n)
+			return err_nomem(e, "planning the transaction");
+		t->ops = n;
+		t->cap = cap;
+	}
+	o = &t->ops[t->nops];
+	memset(o, 0, sizeof(*o));
+	o->kind = kind;
+	o->old_exists = old_exists;
+	o->mode = mode;
+	o->path = mem_strdup(path);
+	o->keep = keep && *keep ? mem_strdup(keep) : NULL;
+	if (!o->path || (keep && *keep && !o->keep)) {
+		mem_free(o->path);
+		mem_free(o->keep);
+		return err_nomem(e, "planning the transaction");
+	}
+	t->nops++;
+	return 0;
+}
+
+void setup_txn_destroy(struct setup_txn *t)
+{
+	for (int i = 0; i < t->nops; i++) {
+		mem_free(t->ops[i].path);
+		mem_free(t->ops[i].keep);
+		mem_free(t->ops[i].stage);
+	}
+	mem_free(t->ops);
+	setup_strv_free(t->dirs, t->ndirs);
+	setup_strv_free(t->modules, t->nmodules);
+	mem_free(t->op);
+	mem_free(t->product);
+	mem_free(t->stage_dir);
+	memset(t, 0, sizeof(*t));
+}
+
+int setup_txn_begin(struct setup_ctx *c, struct setup_txn *t, struct err *e)
+{
+	t->reg_mark = setup_state_reg_mark(c, e);
+	if (t->reg_mark < 0)
+		return -1;
+	if (setup_state_begin(c, e))
+		return -1;
+	if (setup_journal_write(c, t, e) || setup_state_commit(c, e)) {
+		setup_state_rollback(c);
+		return -1;
+	}
+	setup_log(c, 0, "transaction %lld (%s %s): journaled %d file operations",
+		  (long long)t->id, t->op, t->product, t->nops);
+	return 0;
+}
+
+int setup_txn_note_dir(struct setup_ctx *c, struct setup_txn *t, const char *path, struct err *e)
+{
+	char **n = mem_realloc_array(t->dirs, (size_t)t->ndirs + 1, sizeof(char *));
+
+	if (!n)
+		return err_nomem(e, "journaling a directory");
+	t->dirs = n;
+	if (!(t->dirs[t->ndirs] = mem_strdup(path)))
+		return err_nomem(e, "journaling a directory");
+	t->ndirs++;
+	return setup_journal_add_dir(c, t->id, path, e);
+}
+
+int setup_txn_note_module(struct setup_ctx *c, struct setup_txn *t, const char *module, struct err *e)
+{
+	char **n;
+
+	for (int i = 0; i < t->nmodules; i++)
+		if (strcmp(t->modules[i], module) == 0)
+			return 0;
+	n = mem_realloc_array(t->modules, (size_t)t->nmodules + 1, sizeof(char *));
+	if (!n)
+		return err_nomem(e, "journaling a module");
+	t->modules = n;
+	if (!(t->modules[t->nmodules] = mem_strdup(module)))
+		return err_nomem(e, "journaling a module");
+	t->nmodules++;
+	return setup_journal_add_module(c, t->id, module, e);
+}
+
+/* Real path of T with a suffix; allocated. */
+static char *real_sfx(struct setup_ctx *c, const char *path, const char *sfx)
+{
+	char *r = setup_real(c, path), *s;
+
+	if (!r)
+		return NULL;
+	s = mem_printf("%s%s", r, sfx);
+	mem_free(r);
+	return s;
+}
+
+/* Flush every filesystem the transaction wrote to: one syncfs per device,
+ * never one fsync per file (BENCHMARKS.md). */
+static int sync_all(struct setup_ctx *c, struct setup_txn *t, struct err *e)
+{
+	dev_t devs[16];
+	int ndev = 0;
+	char *prev = NULL;
+	int rc = 0;
+
+	for (int i = -1; i < t->nops && rc == 0; i++) {
+		char *dir, *real;
+		struct stat st;
+		int fd;
+
+		if (i < 0)
+			real = mem_strdup(c->root[0] ? c->root : "/");
+		else {
+			real = setup_real(c, t->ops[i].path);
+			if (real) {
+				dir = path_dirname(real);
+				mem_free(real);
+				real = dir;
+			}
+		}
+		if (!real)
+			return err_nomem(e, "syncing");
+		if (prev && strcmp(prev, real) == 0) {
+			mem_free(real);
+			continue;
+		}
+		mem_free(prev);
+		prev = real;
+		if (stat(real, &st) != 0)
+			continue;      /* removed directory: its parent is synced */
+		int seen = 0;
+
+		for (int d = 0; d < ndev; d++)
+			seen |= devs[d] == st.st_dev;
+		if (seen || ndev == 16)
+			continue;
+		devs[ndev++] = st.st_dev;
+		fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || syncfs(fd) != 0)
+			rc = err_errno(e, "cannot flush the filesystem holding '%s' to disk", real);
+		if (fd >= 0)
+			close(fd);
+	}
+	mem_free(prev);
+	return rc;
+}
+
+int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
+{
+	int rc = -1;
+
+	/* New files were written as T.setupkit-new; make them durable before
+	 * any of them becomes visible under its final name. */
+	if (sync_all(c, t, e))
+		return -1;
+	for (int i = 0; i < t->nops; i++) {
+		struct setup_op *o = &t->ops[i];
+		char *real = setup_real(c, o->path);
+		char *old = real_sfx(c, o->path, SK_OLD_SUFFIX);
+		char *nw = real_sfx(c, o->path, SK_NEW_SUFFIX);
+
+		if (!real || !old || !nw) {
+			err_nomem(e, "switching files");
+			goto next_fail;
+		}
+		if (c->cancel && *c->cancel) {
+			err_set(e, ERR_CLASS_ROLLEDBACK, "cancelled by a signal while switching files in");
+			goto next_fail;
+		}
+		switch (o->kind) {
+		case SETUP_OP_PUT:
+			if (o->old_exists && link(real, old) != 0 && errno != EEXIST) {
+				err_errno(e, "cannot keep a backup of '%s' as '%s'", real, old);
+				goto next_fail;
+			}
+			/* STATE: old file at T and T.setupkit-old, new at T.setupkit-new */
+			if (rename(nw, real) != 0) {
+				err_errno(e, "cannot put the new '%s' in place", real);
+				goto next_fail;
+			}
+			/* STATE: new file at T, old file at T.setupkit-old */
+			break;
+		case SETUP_OP_REMOVE:
+			if (rename(real, old) != 0 && errno != ENOENT) {
+				err_errno(e, "cannot remove '%s'", real);
+				goto next_fail;
+			}
+			/* STATE: nothing at T, the old file at T.setupkit-old */
+			break;
+		case SETUP_OP_RESTORE: {
+			char *bk = setup_real(c, o->keep);
+
+			if (!bk) {
+				err_nomem(e, "restoring a backup");
+				goto next_fail;
+			}
+			if (o->old_exists && link(real, old) != 0 && errno != EEXIST) {
+				err_errno(e, "cannot keep '%s' while restoring its backup", real);
+				mem_free(bk);
+				goto next_fail;
+			}
+			unlink(nw);
+			if (link(bk, nw) != 0 || rename(nw, real) != 0) {
+				err_errno(e, "cannot restore '%s' from its backup '%s'", real, bk);
+				mem_free(bk);
+				goto next_fail;
+			}
+			/* STATE: the backup at T (and still in the store), ours at T.setupkit-old */
+			mem_free(bk);
+			break;
+		}
+		}
+		mem_free(real);
+		mem_free(old);
+		mem_free(nw);
+		continue;
+next_fail:
+		mem_free(real);
+		mem_free(old);
+		mem_free(nw);
+		return -1;
+	}
+	rc = sync_all(c, t, e);
+	return rc;
+}
+
+int setup_txn_mark_committed(struct setup_ctx *c, struct setup_txn *t, struct err *e)
+{
+	return setup_journal_set_state(c, t->id, "committed", e);
+}
+
+/* Move src to dst (a backup store path), across filesystems if need be. */
+static int move_file(const char *src, const char *dst, struct err *e)
+{
+	char buf[65536];
+	char *tmp;
+	int in, out, rc = -1;
+	struct stat st;
+
+	if (rename(src, dst) == 0)
+		return 0;
+	if (errno != EXDEV)
+		return err_errno(e, "cannot move '%s' to '%s'", src, dst);
+	tmp = mem_printf("%s%s", dst, SK_NEW_SUFFIX);
+	if (!tmp)
+		return err_nomem(e, "moving a backup");
+	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in < 0 || fstat(in, &st) != 0) {
+		err_errno(e, "cannot read '%s'", src);
+		goto out;
+	}
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
+	if (out < 0) {
+		err_errno(e, "cannot create '%s'", tmp);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+
+		if (n == 0)
+			break;
+		if (n < 0 || write(out, buf, (size_t)n) != n) {
+			err_errno(e, "cannot copy '%s' to '%s'", src, tmp);
+			close(out);
+			goto out;
+		}
+	}
+	if (fsync(out) != 0 || close(out) != 0) {
+		err_errno(e, "cannot write '%s'", tmp);
+		goto out;
+	}
+	if (rename(tmp, dst) != 0 || unlink(src) != 0) {
+		err_errno(e, "cannot move '%s' to '%s'", src, dst);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (in >= 0)
+		close(in);
+	if (rc)
+		unlink(tmp);
+	mem_free(tmp);
+	return rc;
+}
+
+/* Remove the transaction's directories, deepest last-created first, each
+ * only when empty (another product may have put files there since). */
+static int remove_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
+{
+	for (int i = t->ndirs - 1; i >= 0; i--) {
+		char *d = setup_real(c, t->dirs[i]);
+
+		if (!d)
+			return err_nomem(e, "removing directories");
+		if (rmdir(d) != 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST) {
+			err_errno(e, "cannot remove the directory '%s'", d);
+			mem_free(d);
+			return -1;
+		}
+		mem_free(d);
+	}
+	return 0;
+}
+
+/* Directories an install created go at rollback; those an uninstall
+ * journaled (the product's) go at commit. */
+static int dirs_go_at_commit(const struct setup_txn *t)
+{
+	return strcmp(t->op, "uninstall") == 0;
+}
+
+int setup_txn_finish(struct setup_ctx *c, struct setup_txn *t, struct err *e)
+{
+	for (int i = 0; i < t->nops; i++) {
+		struct setup_op *o = &t->ops[i];
+		char *old = real_sfx(c, o->path, SK_OLD_SUFFIX);
+		char *nw = real_sfx(c, o->path, SK_NEW_SUFFIX);
+		int rc = 0;
+
+		if (!old || !nw) {
+			mem_free(old);
+			mem_free(nw);
+			return err_nomem(e, "finishing the transaction");
+		}
+		if (o->kind == SETUP_OP_PUT && o->keep && path_exists(old)) {
+			char *dst = setup_real(c, o->keep), *dir = dst ? path_dirname(dst) : NULL;
+
+			if (!dst || !dir)
+				rc = err_nomem(e, "keeping a backup");
+			else if (path_mkdirs(dir, 0700, e) == 0)
+				rc = move_file(old, dst, e);
+			else
+				rc = -1;
+			mem_free(dst);
+			mem_free(dir);
+		} else if (o->kind == SETUP_OP_RESTORE && o->keep) {
+			char *bk = setup_real(c, o->keep);
+
+			if (bk && unlink(bk) != 0 && errno != ENOENT)
+				rc = err_errno(e, "cannot drop the restored backup '%s'", bk);
+			mem_free(bk);
+		}
+		if (rc == 0 && unlink(old) != 0 && errno != ENOENT)
+			rc = err_errno(e, "cannot remove the backup '%s'", old);
+		if (rc == 0 && unlink(nw) != 0 && errno != ENOENT)
+			rc = err_errno(e, "cannot remove '%s'", nw);
+		mem_free(old);
+		mem_free(nw);
+		if (rc)
+			return -1;
+	}
+	if (dirs_go_at_commit(t) && remove_dirs(c, t, e))
+		return -1;
+	if (t->stage_dir && *t->stage_dir) {
+		char *s = setup_real(c, t->stage_dir);
+
+		if (!s || path_remove_tree(s, e)) {
+			mem_free(s);
+			return s ? -1 : err_nomem(e, "removing staging");
+		}
+		mem_free(s);
+	}
+	if (setup_journal_forget(c, t->id, e))
+		return -1;
+	setup_log(c, 0, "transaction %lld committed and cleaned up", (long long)t->id);
+	return 0;
+}
+
+int setup_txn_rollback(struct setup_ctx *c, struct setup_txn *t, struct err *e)
+{
+	/* Registry first: undo the captures this transaction made. */
+	if (t->nmodules) {
+		if (setup_state_begin(c, e))
+			return -1;
+		for (int i = 0; i < t->nmodules; i++) {
+			unsigned conflicts = 0;
+
+			if (reg_capture_undo(c->store, t->modules[i], t->reg_mark + 1, &conflicts, e)) {
+				setup_state_rollback(c);
+				return -1;
+			}
+		}
+		if (setup_state_commit(c, e))
+			return -1;
+	}
+	for (int i = t->nops - 1; i >= 0; i--) {
+		struct setup_op *o = &t->ops[i];
+		char *real = setup_real(c, o->path);
+		char *old = real_sfx(c, o->path, SK_OLD_SUFFIX);
+		char *nw = real_sfx(c, o->path, SK_NEW_SUFFIX);
+		int rc = 0;
+
+		if (!real || !old || !nw) {
+			rc = err_nomem(e, "rolling back");
+		} else if (path_exists(old)) {
+			/* (3): T was switched; put the old file back. */
+			if (rename(old, real) != 0)
+				rc = err_errno(e, "cannot put back '%s' from '%s'", real, old);
+			else if (unlink(old) != 0 && errno != ENOENT)
+				rc = err_errno(e, "cannot remove '%s'", old);
+		} else if (o->kind != SETUP_OP_REMOVE && !o->old_exists && path_exists(real)) {
+			/* A file that did not exist before: ours, remove it. */
+			if (unlink(real) != 0)
+				rc = err_errno(e, "cannot remove '%s'", real);
+		}
+		if (rc == 0 && nw && unlink(nw) != 0 && errno != ENOENT)
+			rc = err_errno(e, "cannot remove '%s'", nw);
+		mem_free(real);
+		mem_free(old);
+		mem_free(nw);
+		if (rc)
+			return -1;
+	}
+	if (!dirs_go_at_commit(t) && remove_dirs(c, t, e))
+		return -1;
+	if (t->stage_dir && *t->stage_dir) {
+		char *s = setup_real(c, t->stage_dir);
+
+		if (!s || path_remove_tree(s, e)) {
+			mem_free(s);
+			return s ? -1 : err_nomem(e, "removing staging");
+		}
+		mem_free(s);
+	}
+	if (sync_all(c, t, e))
+		return -1;
+	if (setup_journal_forget(c, t->id, e))
+		return -1;
+	setup_log(c, 0, "transaction %lld rolled back", (long long)t->id);
+	return 0;
+}
+
+int setup_txn_recover(struct setup_ctx *c, struct err *e)
+{
+	struct setup_txn t;
+	char *state = NULL;
+	int rc = setup_journal_load(c, &t, &state, e);
+
+	if (rc <= 0) {
+		setup_txn_destroy(&t);
+		mem_free(state);
+		return rc;
+	}
+	if (strcmp(state, "committed") == 0) {
+		setup_log(c, 1, "recovery: finishing the committed %s of %s (transaction %lld)", t.op, t.product, (long long)t.id);
+		rc = setup_txn_finish(c, &t, e);
+	} else {
+		setup_log(c, 1, "recovery: rolling back the interrupted %s of %s (transaction %lld)", t.op, t.product, (long long)t.id);
+		rc = setup_txn_rollback(c, &t, e);
+	}
+	setup_txn_destroy(&t);
+	mem_free(state);
+	if (rc)
+		return err_prefix(e, "recovery of an interrupted transaction failed; run 'setup recover' again after fixing the cause");
+	return 1;
+}
