@@ -13,7 +13,7 @@ UNIT_TESTS += tests/unit/test_reg_store.c tests/unit/test_reg_capture.c \
 TOOLS += $(B)/bin/register
 $(B)/bin/register: $(call objs,register/register_main.c) $(MODULE_LIBS)
 # Modules resolve sk_reg_* / Reg*A from the process that loads them.
-$(B)/bin/register: LDFLAGS += -rdynamic
+$(B)/bin/register: LDFLAGS += -rdynamic -Wl,--as-needed
 $(B)/tests/test_reg_runner: LDFLAGS += -rdynamic
 
 # Test modules: tests/fixtures/modules/X.c -> $(B)/modules/X.so, built the
@@ -39,3 +39,5 @@ $(B)/modules/needs_dep.so: tests/fixtures/modules/needs_dep.c $(B)/modules/dep/l
 
 E2E_TESTS += tests/e2e/register_modules.sh tests/e2e/register_registry.sh
 BENCH_SCRIPTS += tests/bench/bench_register.sh
+BENCH_BINS += $(B)/bin/bench_register_baseline
+$(B)/bin/bench_register_baseline: $(call objs,tests/bench/bench_register_baseline.c)

@@ -267,6 +267,20 @@ struct reg_retry {
 int reg_module_run(struct reg_store *s, const struct reg_run_opts *opts,
                    const struct reg_retry *retry, unsigned *tries, struct err *e);
 
+/*
+ * reg_module_run for opts[0..n) in order, with up to `jobs` children
+ * running ahead concurrently; done(ctx, i, ...) is called for each module in
+ * order, right after its writes were committed. Trap: a child running ahead
+ * snapshots the registry before the previous modules' writes are applied,
+ * so use jobs > 1 only for modules that do not read each other's entries.
+ * Returns the first failure's REG_EXIT_* code, or 0.
+ */
+int reg_module_run_many(struct reg_store *s, const struct reg_run_opts *opts, size_t n,
+                        const struct reg_retry *retry, unsigned jobs,
+                        void (*done)(void *ctx, size_t i, int code, unsigned tries,
+                                     const struct err *e),
+                        void *ctx);
+
 /* ---- .reg files (reg_regfile.c) ---- */
 
 /* Export key (and its subtree) as a "Windows Registry Editor Version 5.00"

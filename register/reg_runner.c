@@ -313,18 +313,23 @@ static void set_detail(struct reg_run_result *r, const unsigned char *p, size_t 
 	r->detail[n] = '\0';
 }
 
-int reg_run(const struct reg_run_opts *o, struct reg_run_result *r, struct err *e)
+/* A started child: its pid (= process group), read end of its pipe, deadline. */
+struct reg_child {
+	pid_t pid;
+	int fd;
+	long long deadline;
+};
+
+static int run_start(const struct reg_run_opts *o, struct reg_child *c, struct reg_run_result *r,
+		     struct err *e)
 {
-	int pfd[2] = { -1, -1 }, rc = -1, status = 0, timed_out = 0, reaped = 0;
+	int pfd[2] = { -1, -1 }, rc = -1;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	char entry_arg[16], *extra = NULL, **env = NULL;
 	const char *helper = o->helper ? o->helper : "/proc/self/exe";
 	unsigned timeout = o->timeout_ms ? o->timeout_ms : REG_DEFAULT_TIMEOUT_MS;
-	struct msgbuf m = { NULL, 0, 0 };
-	int got_call = 0, got_result = 0, got_done = 0, got_writes = 0;
 	pid_t pid = -1;
-	long long deadline;
 
 	memset(r, 0, sizeof(*r));
 	reg_writes_init(&r->writes);
@@ -375,8 +380,33 @@ int reg_run(const struct reg_run_opts *o, struct reg_run_result *r, struct err *
 	}
 	close(pfd[1]);
 	pfd[1] = -1;
+	c->pid = pid;
+	c->fd = pfd[0];
+	pfd[0] = -1;
+	c->deadline = now_ms() + timeout;
+	rc = 0;
+out:
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	mem_free(env);
+	mem_free(extra);
+	return rc;
+}
 
-	deadline = now_ms() + timeout;
+/* Read the child's messages until 'D', EOF or the deadline; reap it. */
+static int run_finish(const struct reg_run_opts *o, struct reg_child *c, struct reg_run_result *r,
+		      struct err *e)
+{
+	int rc = -1, status = 0, timed_out = 0, reaped = 0;
+	struct msgbuf m = { NULL, 0, 0 };
+	int got_call = 0, got_result = 0, got_done = 0, got_writes = 0;
+	pid_t pid = c->pid;
+	long long deadline = c->deadline;
+	int pfd[2] = { c->fd, -1 };
+
+	c->fd = -1;
 	for (;;) {
 		struct pollfd p = { pfd[0], POLLIN, 0 };
 		long long left = deadline - now_ms();
@@ -526,10 +556,18 @@ out:
 	if (pfd[1] >= 0)
 		close(pfd[1]);
 	mem_free(m.b);
-	mem_free(env);
-	mem_free(extra);
 	return rc;
 }
+
+int reg_run(const struct reg_run_opts *o, struct reg_run_result *r, struct err *e)
+{
+	struct reg_child c;
+
+	if (run_start(o, &c, r, e) < 0)
+		return -1;
+	return run_finish(o, &c, r, e);
+}
+
 
 /* ----------------------------------------------------------- retry ladder */
 
@@ -618,8 +656,11 @@ static int in_txn(struct reg_store *s, const struct reg_run_opts *o,
 	return 0;
 }
 
-int reg_module_run(struct reg_store *s, const struct reg_run_opts *o,
-		   const struct reg_retry *retry, unsigned *tries, struct err *e)
+/* reg_module_run, with the first attempt's result already in *first
+ * (ownership of its writes moves here) when first is not NULL. */
+static int module_run(struct reg_store *s, const struct reg_run_opts *o,
+		      const struct reg_retry *retry, unsigned *tries, struct err *e,
+		      struct reg_run_result *first)
 {
 	struct reg_run_result r;
 	unsigned attempts = retry && retry->attempts ? retry->attempts : 1;
@@ -629,9 +670,13 @@ int reg_module_run(struct reg_store *s, const struct reg_run_opts *o,
 	long caps = 0;
 
 	memset(&r, 0, sizeof(r));
+	if (first) {
+		r = *first;
+		memset(first, 0, sizeof(*first));
+	}
 	for (;;) {
 		n++;
-		if (reg_run(o, &r, e) < 0) {
+		if (!(first && n == 1) && reg_run(o, &r, e) < 0) {
 			reg_run_result_destroy(&r);
 			if (tries)
 				*tries = n;
@@ -699,4 +744,81 @@ int reg_module_run(struct reg_store *s, const struct reg_run_opts *o,
 out:
 	reg_run_result_destroy(&r);
 	return code;
+}
+
+int reg_module_run(struct reg_store *s, const struct reg_run_opts *o,
+		   const struct reg_retry *retry, unsigned *tries, struct err *e)
+{
+	return module_run(s, o, retry, tries, e, NULL);
+}
+
+#define REG_JOBS_MAX 64
+
+int reg_module_run_many(struct reg_store *s, const struct reg_run_opts *opts, size_t n,
+			const struct reg_retry *retry, unsigned jobs,
+			void (*done)(void *ctx, size_t i, int code, unsigned tries,
+				     const struct err *e),
+			void *ctx)
+{
+	struct reg_child child[REG_JOBS_MAX];
+	struct reg_run_result *res;
+	struct err *serr;
+	int started[REG_JOBS_MAX];
+	size_t next = 0;
+	int first_fail = 0;
+
+	if (jobs < 1)
+		jobs = 1;
+	if (jobs > REG_JOBS_MAX)
+		jobs = REG_JOBS_MAX;
+	res = mem_array(jobs, sizeof(*res));
+	serr = mem_array(jobs, sizeof(*serr));
+	if (!res || !serr) {
+		mem_free(res);
+		mem_free(serr);
+		jobs = 1;   /* no memory for a window: plain sequential runs */
+		for (size_t i = 0; i < n; i++) {
+			struct err e;
+			unsigned tries = 0;
+			int code;
+			err_clear(&e);
+			code = reg_module_run(s, &opts[i], retry, &tries, &e);
+			if (code && !first_fail)
+				first_fail = code;
+			if (done)
+				done(ctx, i, code, tries, &e);
+		}
+		return first_fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t k = i % jobs;
+		struct err e;
+		unsigned tries = 1;
+		int code;
+		/* Keep up to `jobs` children running ahead of the one we wait for. */
+		while (next < n && next < i + jobs) {
+			size_t j = next % jobs;
+			err_clear(&serr[j]);
+			started[j] = run_start(&opts[next], &child[j], &res[j], &serr[j]) == 0;
+			next++;
+		}
+		err_clear(&e);
+		if (!started[k]) {
+			e = serr[k];
+			code = REG_EXIT_OLE;
+			reg_run_result_destroy(&res[k]);
+		} else if (run_finish(&opts[i], &child[k], &res[k], &e) < 0) {
+			code = REG_EXIT_OLE;
+			reg_run_result_destroy(&res[k]);
+		} else {
+			code = module_run(s, &opts[i], retry, &tries, &e, &res[k]);
+		}
+		if (code && !first_fail)
+			first_fail = code;
+		if (done)
+			done(ctx, i, code, tries, &e);
+	}
+	mem_free(res);
+	mem_free(serr);
+	return first_fail;
 }

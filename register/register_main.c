@@ -52,6 +52,9 @@ static const char usage_text[] =
 "  --root DIR       registry at DIR/" SK_STATE_DB " (default /)\n"
 "  --json           one JSON object per module call on stdout\n"
 "  --keep-env       keep LD_PRELOAD and LD_LIBRARY_PATH for the module\n"
+"  --jobs N         with one entry point per module, run up to N children at\n"
+"                   once (default 1); only for modules that do not read each\n"
+"                   other's registry entries while registering\n"
 "Windows spellings /u /s /n /i:CMD are accepted too.\n"
 "Keys: HKEY_LOCAL_MACHINE (HKLM), HKEY_CURRENT_USER (HKCU), HKEY_USERS (HKU),\n"
 "HKEY_CLASSES_ROOT (HKCR = HKLM\\Software\\Classes). A module named like a\n"
@@ -75,6 +78,7 @@ struct opts {
 	const char *root;
 	unsigned retries, backoff_ms;
 	unsigned timeout_ms;
+	unsigned jobs;
 	char **args;
 	int nargs;
 };
@@ -157,7 +161,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			printf("register (setupkit) %s\n", SK_VERSION);
 			return REG_EXIT_OK;
 		} else if (!strncmp(a, "--retries", 9) || !strncmp(a, "--timeout", 9) ||
-			   !strncmp(a, "--root", 6) || !strncmp(a, "--backoff", 9)) {
+			   !strncmp(a, "--root", 6) || !strncmp(a, "--backoff", 9) ||
+			   !strncmp(a, "--jobs", 6)) {
 			const char *eq = strchr(a, '=');
 			size_t nl = eq ? (size_t)(eq - a) : strlen(a);
 			if (eq)
@@ -180,6 +185,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				o->timeout_ms = (unsigned)(t * 1000);
 				if (!o->timeout_ms)
 					o->timeout_ms = 1;
+			} else if (nl == 6 && !strncmp(a, "--jobs", 6)) {
+				if (parse_uint(val, &o->jobs) < 0 || o->jobs < 1 || o->jobs > 64)
+					return usage_error(o, "--jobs needs a number from 1 to 64, not '%s'", val);
 			} else if (nl == 6 && !strncmp(a, "--root", 6)) {
 				o->root = val;
 			} else {
@@ -260,6 +268,19 @@ static char *absolute(const char *p)
 	return mem_printf("%s/%s", buf, p);
 }
 
+struct batch_ctx {
+	const struct opts *o;
+	char **mods;
+	enum reg_entry entry;
+};
+
+static void batch_done(void *ctx, size_t i, int code, unsigned tries, const struct err *e)
+{
+	struct batch_ctx *bc = ctx;
+
+	report(bc->o, bc->mods[i] ? bc->mods[i] : bc->o->args[i], bc->entry, code, tries, e);
+}
+
 static int run_modules(struct opts *o)
 {
 	struct reg_store *s = NULL;
@@ -273,6 +294,40 @@ static int run_modules(struct opts *o)
 		if (!o->silent)
 			fprintf(stderr, "register: %s\n", e.msg);
 		return REG_EXIT_OLE;
+	}
+	if ((!o->noreg) + o->install == 1) {
+		/* One entry point per module: the batch runner (optionally parallel). */
+		struct reg_run_opts *ro = mem_array((size_t)o->nargs, sizeof(*ro));
+		char **mods = mem_array((size_t)o->nargs, sizeof(*mods));
+		enum reg_entry en = o->unreg ? (o->install ? REG_ENTRY_UNINSTALL : REG_ENTRY_UNREGISTER)
+					     : (o->install ? REG_ENTRY_INSTALL : REG_ENTRY_REGISTER);
+		struct batch_ctx bc = { o, mods, en };
+		if (!ro || !mods) {
+			mem_free(ro);
+			mem_free(mods);
+			reg_store_close(s);
+			if (!o->silent)
+				fprintf(stderr, "register: out of memory\n");
+			return REG_EXIT_OLE;
+		}
+		for (int i = 0; i < o->nargs; i++) {
+			mods[i] = absolute(o->args[i]);
+			ro[i].module = mods[i] ? mods[i] : o->args[i];
+			ro[i].entry = en;
+			ro[i].cmdline = o->cmdline ? o->cmdline : "";
+			ro[i].root = o->root ? o->root : "/";
+			ro[i].timeout_ms = o->timeout_ms;
+			ro[i].keep_env = o->keep_env;
+			ro[i].quiet_child = o->silent;
+		}
+		first_fail = reg_module_run_many(s, ro, (size_t)o->nargs, &retry,
+						 o->jobs ? o->jobs : 1, batch_done, &bc);
+		for (int i = 0; i < o->nargs; i++)
+			mem_free(mods[i]);
+		mem_free(mods);
+		mem_free(ro);
+		reg_store_close(s);
+		return first_fail;
 	}
 	for (int i = 0; i < o->nargs; i++) {
 		char *mod = absolute(o->args[i]);
