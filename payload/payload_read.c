@@ -271,6 +271,24 @@ void payload_close(struct payload_reader *r)
 	mem_free(r);
 }
 
+/* s with control and non-ASCII bytes shown as \xNN, for messages (names
+ * from media must not drive the user's terminal). Returns buf. */
+static const char *shown(const char *s, char *buf, size_t n)
+{
+	size_t o = 0;
+
+	for (; s && *s && o + 5 < n; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c >= 0x7f)
+			o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 static const char *type_name(unsigned t)
 {
 	switch (t) {
@@ -286,6 +304,7 @@ int payload_entry_next(struct payload_reader *r, struct payload_entry *ent, stru
 {
 	struct archive_entry *ae;
 	const char *raw, *why;
+	char buf[512];
 	int rc;
 
 	mem_free(r->name);
@@ -313,11 +332,11 @@ int payload_entry_next(struct payload_reader *r, struct payload_entry *ent, stru
 	why = payload_name_check(r->name);
 	if (why)
 		return err_set(e, ERR_CLASS_MEDIA, "payload archive '%s': unsafe entry name '%s': %s",
-			       r->path, raw, why);
+			       r->path, shown(raw, buf, sizeof(buf)), why);
 	if (archive_entry_hardlink(ae))
 		return err_set(e, ERR_CLASS_MEDIA, "payload archive '%s': entry '%s' is a hard link to '%s'; "
 			       "hard links are not allowed in payloads", r->path, r->name,
-			       archive_entry_hardlink(ae));
+			       shown(archive_entry_hardlink(ae), buf, sizeof(buf)));
 	memset(ent, 0, sizeof(*ent));
 	switch (archive_entry_filetype(ae)) {
 	case AE_IFREG:
@@ -553,15 +572,20 @@ out:
 static int stage_symlink(struct stage_ctx *c, const struct payload_entry *ent,
 			 const struct payload_want *w, struct payload_staged *item, struct err *e)
 {
+	char buf[512];
+
 	if (!(w->flags & PAYLOAD_WANT_SYMLINK))
 		return err_set(e, ERR_CLASS_MEDIA, "payload archive '%s': entry '%s' is a symlink to '%s', "
-			       "but the manifest declares a file", c->archive, ent->name, ent->link_target);
+			       "but the manifest declares a file", c->archive, ent->name,
+			       shown(ent->link_target, buf, sizeof(buf)));
 	if (!payload_link_inside(ent->name, ent->link_target))
 		return err_set(e, ERR_CLASS_MEDIA, "payload archive '%s': symlink '%s' points to '%s', "
-			       "outside the component's destination", c->archive, ent->name, ent->link_target);
+			       "outside the component's destination", c->archive, ent->name,
+			       shown(ent->link_target, buf, sizeof(buf)));
 	if (w->link_target && strcmp(w->link_target, ent->link_target) != 0)
 		return err_set(e, ERR_CLASS_MEDIA, "payload archive '%s': symlink '%s' points to '%s', "
-			       "expected '%s'", c->archive, ent->name, ent->link_target, w->link_target);
+			       "expected '%s'", c->archive, ent->name, shown(ent->link_target, buf, sizeof(buf)),
+			       w->link_target);
 	item->link_target = mem_strdup(ent->link_target);
 	if (!item->link_target)
 		return err_nomem(e, "staging a symlink");

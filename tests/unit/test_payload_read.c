@@ -203,6 +203,8 @@ static void test_reject_empty_and_dot_components(void **s)
 	reject_name(s, "tar", (struct hent){ "a/./b", H_FILE, 0644, "x" }, "empty or '.' component");
 	reject_name(s, "tar", (struct hent){ "a\\\\b", H_FILE, 0644, "x" }, "empty or '.' component");
 	reject_name(s, "tar", (struct hent){ "bad\x01name", H_FILE, 0644, "x" }, "control character");
+	/* shown escaped: a name from media cannot drive the terminal */
+	reject_name(s, "tar", (struct hent){ "x\x1b[2J/../y", H_FILE, 0644, "x" }, "'x\\x1b[2J/../y'");
 }
 
 static void test_reject_duplicates(void **s)
