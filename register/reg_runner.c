@@ -449,9 +449,12 @@ static int run_finish(const struct reg_run_opts *o, struct reg_child *c, struct 
 		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
 	}
-	/* Reap: a child that reported 'D' exits at once; give it until the deadline. */
+	/* Reap. After 'D' the child runs only our own _exit(0): wait for it.
+	 * Otherwise poll until the deadline (a module may have closed fd 3
+	 * and gone on running). */
+	int sent_done = m.n >= 5 && m.b[m.n - 5] == 'D';
 	while (!reaped) {
-		pid_t w = waitpid(pid, &status, timed_out ? 0 : WNOHANG);
+		pid_t w = waitpid(pid, &status, timed_out || sent_done ? 0 : WNOHANG);
 		if (w == pid) {
 			reaped = 1;
 			break;
