@@ -127,6 +127,21 @@ expect "json failure" 6 '"exit":6' --json "$M/crash_abort.so"
 snap after_all
 same "everything undone" empty after_all
 
+# --- a module built the way an author would: cc + pkg-config, nothing linked ---
+if command -v pkg-config >/dev/null 2>&1 && command -v cc >/dev/null 2>&1; then
+	mkdir -p "$T/pc" "$T/author dir"
+	sed -e "s|@PREFIX@|$PWD|" -e "s|@VERSION@|0|" setupkit.pc.in >"$T/pc/setupkit.pc"
+	flags=$(PKG_CONFIG_PATH="$T/pc" pkg-config --cflags --libs setupkit)
+	if cc -shared -fPIC -Wall -Wextra -Werror tests/fixtures/modules/good.c $flags -o "$T/author dir/mod.so"; then
+		ok
+		expect "pkg-config module registers" 0 "succeeded" "$T/author dir/mod.so"
+		expect "pkg-config module activates" 0 "activated" verify "$T/author dir/mod.so"
+		expect "pkg-config module unregisters" 0 "succeeded" -u "$T/author dir/mod.so"
+	else
+		bad "module does not build with pkg-config --cflags --libs setupkit"
+	fi
+fi
+
 # --- two register processes at once ---
 mkdir -p "$T/c1" "$T/c2"
 i=0
