@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "common/mem.h"
 #include "common/names.h"
 #include "common/path.h"
@@ -74,7 +75,7 @@ static int make_parents(struct setup_ctx *c, struct setup_txn *t, const char *pa
 				goto out;
 			}
 			if (lstat(real, &st) != 0) {
-				if (setup_txn_note_dir(c, t, dir, e) || (mkdir(real, 0755) != 0 && errno != EEXIST)) {
+				if (setup_txn_note_dir(c, t, dir, e) || (fault_point("mkdir"), mkdir(real, 0755) != 0 && errno != EEXIST)) {
 					if (!err_is_set(e))
 						err_errno(e, "cannot create the directory '%s'", real);
 					mem_free(real);
@@ -138,6 +139,7 @@ static int stage_files(struct setup_ctx *c, struct setup_txn *t, const struct ma
 
 	if (!stage)
 		return err_nomem(e, "staging");
+	fault_point("stage: create staging");
 	if (payload_staging_create(stage, e))
 		goto out;
 	for (int k = 0; k < m->npayloads; k++) {
@@ -172,6 +174,7 @@ static int stage_files(struct setup_ctx *c, struct setup_txn *t, const struct ma
 			}
 			op++;
 		}
+		fault_point("stage: extract payload");
 		if (nw && payload_extract(archive, stage, wants, nw, &lim, &got, e))
 			bad = 1;
 		for (size_t j = 0; !bad && j < got.n; j++) {
@@ -196,6 +199,7 @@ static int stage_files(struct setup_ctx *c, struct setup_txn *t, const struct ma
 				bad = 1;
 				break;
 			}
+			fault_point("stage: place new file");
 			unlink(tmp);
 			if (link(got.items[j].path, tmp) != 0 &&
 			    (errno != EXDEV || copy_file(got.items[j].path, tmp, e))) {

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "common/mem.h"
 #include "common/names.h"
 #include "common/path.h"
@@ -120,6 +121,7 @@ int setup_cmd_uninstall(const struct setup_opts *o, const char *product, struct 
 		ro.helper = o->self;
 		ro.timeout_ms = o->reg_timeout_ms;
 		ro.quiet_child = 1;
+		fault_point("unregister call");
 		if (reg_run(&ro, &rr, &ue) != 0)
 			setup_log(&c, 1, "could not run DllUnregisterServer of %s: %s (its captured writes are undone anyway)", modules[i], ue.msg);
 		else if (rr.stage != REG_STAGE_DONE && rr.stage != REG_STAGE_ENTRY)

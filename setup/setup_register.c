@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "common/mem.h"
 #include "common/names.h"
 #include "common/path.h"
@@ -129,7 +130,9 @@ int setup_register_module(struct setup_ctx *c, struct setup_txn *t, const struct
 	ro.helper = c->o->self;
 	ro.timeout_ms = c->o->reg_timeout_ms;
 	ro.quiet_child = 1;
+	fault_point("register: before");
 	rc = reg_module_run(c->store, &ro, &retry, &tries, e);
+	fault_point("register: after");
 	if (rc == 0) {
 		setup_log(c, 1, "registered %s (%u attempt%s)", real, tries, tries == 1 ? "" : "s");
 		mem_free(real);

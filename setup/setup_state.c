@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "common/fault.h"
 #include "common/mem.h"
 #include "register/reg.h"
 
@@ -105,6 +106,7 @@ int setup_state_begin(struct setup_ctx *c, struct err *e)
 
 int setup_state_commit(struct setup_ctx *c, struct err *e)
 {
+	fault_point("state commit");
 	return reg_store_commit(c->store, e);
 }
 
@@ -567,12 +569,14 @@ int setup_journal_set_state(struct setup_ctx *c, int64_t id, const char *state, 
 
 int setup_journal_add_dir(struct setup_ctx *c, int64_t id, const char *path, struct err *e)
 {
+	fault_point("journal dir");
 	return run(c, e, prep(c, e, "INSERT INTO sk_txn_dir VALUES(?, (SELECT count(*) FROM sk_txn_dir WHERE txn = ?), ?)",
 			      "lls", id, id, path), "cannot journal a directory");
 }
 
 int setup_journal_add_module(struct setup_ctx *c, int64_t id, const char *module, struct err *e)
 {
+	fault_point("journal module");
 	return run(c, e, prep(c, e, "INSERT OR IGNORE INTO sk_txn_module VALUES(?,?)", "ls", id, module),
 		   "cannot journal a module");
 }

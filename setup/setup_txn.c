@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fault.h"
 #include "common/mem.h"
 #include "common/names.h"
 #include "common/path.h"
@@ -219,11 +220,13 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 		}
 		switch (o->kind) {
 		case SETUP_OP_PUT:
+			fault_point("apply: link backup");
 			if (o->old_exists && link(real, old) != 0 && errno != EEXIST) {
 				err_errno(e, "cannot keep a backup of '%s' as '%s'", real, old);
 				goto next_fail;
 			}
 			/* STATE: old file at T and T.setupkit-old, new at T.setupkit-new */
+			fault_point("apply: rename new");
 			if (rename(nw, real) != 0) {
 				err_errno(e, "cannot put the new '%s' in place", real);
 				goto next_fail;
@@ -231,6 +234,7 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 			/* STATE: new file at T, old file at T.setupkit-old */
 			break;
 		case SETUP_OP_REMOVE:
+			fault_point("apply: rename away");
 			if (rename(real, old) != 0 && errno != ENOENT) {
 				err_errno(e, "cannot remove '%s'", real);
 				goto next_fail;
@@ -249,6 +253,7 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 				mem_free(bk);
 				goto next_fail;
 			}
+			fault_point("apply: restore backup");
 			unlink(nw);
 			if (link(bk, nw) != 0 || rename(nw, real) != 0) {
 				err_errno(e, "cannot restore '%s' from its backup '%s'", real, bk);
@@ -342,6 +347,7 @@ static int remove_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 
 		if (!d)
 			return err_nomem(e, "removing directories");
+		fault_point("remove dir");
 		if (rmdir(d) != 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST) {
 			err_errno(e, "cannot remove the directory '%s'", d);
 			mem_free(d);
@@ -372,6 +378,7 @@ int setup_txn_finish(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 			mem_free(nw);
 			return err_nomem(e, "finishing the transaction");
 		}
+		fault_point("finish: drop backup");
 		if (o->kind == SETUP_OP_PUT && o->keep && path_exists(old)) {
 			char *dst = setup_real(c, o->keep), *dir = dst ? path_dirname(dst) : NULL;
 
@@ -410,6 +417,7 @@ int setup_txn_finish(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 		}
 		mem_free(s);
 	}
+	fault_point("finish: forget journal");
 	if (setup_journal_forget(c, t->id, e))
 		return -1;
 	setup_log(c, 0, "transaction %lld committed and cleaned up", (long long)t->id);
@@ -419,8 +427,10 @@ int setup_txn_finish(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 int setup_txn_rollback(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 {
 	/* Registry first: undo the captures this transaction made. */
+	fault_point("rollback: registry");
 	if (t->nmodules) {
-		if (setup_state_begin(c, e))
+		/* Newest first: later writes may sit in keys earlier ones made. */
+		if (setup_state_sort_by_capture(c, t->modules, t->nmodules, e) || setup_state_begin(c, e))
 			return -1;
 		for (int i = 0; i < t->nmodules; i++) {
 			unsigned conflicts = 0;
@@ -442,7 +452,7 @@ int setup_txn_rollback(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 
 		if (!real || !old || !nw) {
 			rc = err_nomem(e, "rolling back");
-		} else if (path_exists(old)) {
+		} else if (fault_point("rollback: file"), path_exists(old)) {
 			/* (3): T was switched; put the old file back. */
 			if (rename(old, real) != 0)
 				rc = err_errno(e, "cannot put back '%s' from '%s'", real, old);
@@ -474,6 +484,7 @@ int setup_txn_rollback(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 	}
 	if (sync_all(c, t, e))
 		return -1;
+	fault_point("rollback: forget journal");
 	if (setup_journal_forget(c, t->id, e))
 		return -1;
 	setup_log(c, 0, "transaction %lld rolled back", (long long)t->id);

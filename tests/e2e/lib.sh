@@ -1,0 +1,79 @@
+# lib.sh - shared by the end-to-end scripts: counting, temporary roots,
+# building the sample media once per script, and byte-for-byte snapshots of
+# a root (files, modes, links) plus its registry and installed state.
+# Source it; it sets B (build dir), T (this script's temp dir, removed at
+# exit) and the tools SETUP, REGISTER, MKMEDIA.
+set -u
+B=${B:-build}
+B=$(cd "$B" && pwd)
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+SETUP=$B/bin/setup
+REGISTER=$B/bin/register
+MKMEDIA=$B/bin/mkmedia
+T=$(mktemp -d "${TMPDIR:-/tmp}/setupkit-e2e-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+PASS=0
+FAIL=0
+
+ok()   { PASS=$((PASS + 1)); echo "ok   $*"; }
+bad()  { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+check() { # description command... : passes when the command succeeds
+	d=$1; shift
+	if "$@" >"$T/check.out" 2>&1; then ok "$d"; else bad "$d"; sed 's/^/     | /' "$T/check.out" | tail -20; fi
+}
+expect_fail() { # description exit-code command... : passes on that exit code
+	d=$1; want=$2; shift 2
+	"$@" >"$T/check.out" 2>&1
+	got=$?
+	if [ "$got" -eq "$want" ]; then ok "$d"; else bad "$d (exit $got, want $want)"; sed 's/^/     | /' "$T/check.out" | tail -20; fi
+}
+contains() { # description file text
+	if grep -qF -- "$3" "$2"; then ok "$1"; else bad "$1: '$3' not in output"; sed 's/^/     | /' "$2" | tail -20; fi
+}
+finish() {
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+}
+
+# Build signed sample media into $T/media (and the key pair in $T/keys).
+build_media() { # [definition [outdir]]
+	def=${1:-$SRC/manifests/examples/mailsuite.ini}
+	out=${2:-$T/media}
+	mkdir -p "$T/keys"
+	[ -f "$T/keys/demo.key" ] || (cd "$T/keys" && "$MKMEDIA" keygen demo >/dev/null)
+	"$MKMEDIA" build "$def" --source "$B/examples/tree" --out "$out" --sign "$T/keys/demo.key" >/dev/null
+}
+
+new_root() { # name -> prints the path of a fresh, empty root
+	r="$T/roots/$1"
+	rm -rf "$r"
+	mkdir -p "$r"
+	echo "$r"
+}
+
+# snapshot ROOT OUT: everything a user could see, with the root's own path
+# replaced by ROOT so snapshots of different roots compare.
+snapshot() {
+	root=$1 out=$2
+	# Opening a root creates its state directory; do it first so every
+	# snapshot sees the same var/lib.
+	"$SETUP" -q status --root "$root" >/dev/null 2>&1
+	(
+		cd "$root" || exit 1
+		find . -path ./var/lib/setupkit -prune -o -print | LC_ALL=C sort | while IFS= read -r p; do
+			if [ -L "$p" ]; then
+				echo "L $p -> $(readlink "$p")"
+			elif [ -d "$p" ]; then
+				echo "D $p $(stat -c %a "$p")"
+			else
+				echo "F $p $(stat -c %a "$p") $(sha256sum <"$p" | cut -c1-64)"
+			fi
+		done
+		# Leftovers of a transaction anywhere, the state directory included.
+		find . \( -name '*.setupkit-new' -o -name '*.setupkit-old' -o -name 'stage-*' \) -print | sed 's/^/LEFTOVER /'
+		for k in HKLM HKCU HKU; do
+			"$REGISTER" --root "$root" query "$k" -r 2>/dev/null
+		done
+		"$SETUP" -q status --root "$root" --json 2>&1
+	) | sed "s|$root|ROOT|g" >"$out"
+}

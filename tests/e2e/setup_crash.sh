@@ -1,0 +1,81 @@
+#!/bin/sh
+# setup_crash.sh - kill -9 at every crash point of an install and of an
+# uninstall of the sample product, then `setup recover`; the root (files,
+# modes, registry, installed state) must equal the snapshot from before or
+# the one from after the operation, with no leftovers. Also: recovery is
+# idempotent, and a crash inside recovery is itself recovered.
+. "$(dirname "$0")/lib.sh"
+ANS=$SRC/manifests/examples/answers.ini
+build_media || { bad "build sample media"; finish; exit 1; }
+KEY=$T/keys/demo.pub
+
+install() { "$SETUP" -q install --root "$1" --media "$T/media" --unattended "$ANS" --trusted-key "$KEY"; }
+uninstall() { "$SETUP" -q uninstall mailsuite --root "$1"; }
+
+# Reference snapshots and the number of crash points of each operation.
+R0=$(new_root ref)
+snapshot "$R0" "$T/empty.snap"
+SETUPKIT_FAULT_TRACE=$T/install.trace install "$R0" >/dev/null 2>&1 || bad "reference install"
+snapshot "$R0" "$T/installed.snap"
+SETUPKIT_FAULT_TRACE=$T/uninstall.trace uninstall "$R0" >/dev/null 2>&1 || bad "reference uninstall"
+snapshot "$R0" "$T/uninstalled.snap"
+check "uninstall leaves the root as it was before install" cmp "$T/empty.snap" "$T/uninstalled.snap"
+NI=$(wc -l <"$T/install.trace")
+NU=$(wc -l <"$T/uninstall.trace")
+echo "crash points: install $NI, uninstall $NU"
+[ "$((NI + NU))" -ge 50 ] && ok "at least 50 crash points ($((NI + NU)))" || bad "only $((NI + NU)) crash points"
+
+sweep() { # op before-snap after-snap prepare-root-cmd N
+	op=$1 before=$2 after=$3 prep=$4 n=$5
+	torn=0 saw_before=0 saw_after=0
+	k=1
+	while [ "$k" -le "$n" ]; do
+		r=$(new_root "$op-$k")
+		$prep "$r" >/dev/null 2>&1
+		SETUPKIT_CRASH_AT=$k $op "$r" >/dev/null 2>&1
+		"$SETUP" -q recover --root "$r" >/dev/null 2>&1
+		snapshot "$r" "$T/s.snap"
+		if cmp -s "$T/s.snap" "$before"; then
+			saw_before=$((saw_before + 1))
+		elif cmp -s "$T/s.snap" "$after"; then
+			saw_after=$((saw_after + 1))
+		else
+			torn=$((torn + 1))
+			echo "torn state after a crash at point $k of $op ($(sed -n "${k}p" "$T/$op.trace")):"
+			diff "$before" "$T/s.snap" | head -10 | sed 's/^/     | /'
+		fi
+		rm -rf "$r"
+		k=$((k + 1))
+	done
+	echo "$op: $n points, $saw_before rolled back, $saw_after completed, $torn torn"
+	[ "$torn" -eq 0 ] && ok "$op: every crash point recovers to before or after" || bad "$op: $torn torn states"
+	[ "$saw_before" -gt 0 ] && [ "$saw_after" -gt 0 ] && ok "$op: crashes were seen both before and after the commit point" \
+		|| bad "$op: crash points did not cover both sides of the commit"
+}
+nothing() { :; }
+sweep install "$T/empty.snap" "$T/installed.snap" nothing "$NI"
+sweep uninstall "$T/installed.snap" "$T/empty.snap" install "$NU"
+
+# A crash inside recovery: crash an install in the middle, then crash the
+# recovery at each of its points, then recover again.
+mid=$((NI / 2))
+r=$(new_root recref)
+SETUPKIT_CRASH_AT=$mid install "$r" >/dev/null 2>&1
+SETUPKIT_FAULT_TRACE=$T/recover.trace "$SETUP" -q recover --root "$r" >/dev/null 2>&1
+NR=$(wc -l <"$T/recover.trace")
+torn=0
+k=1
+while [ "$k" -le "$NR" ]; do
+	r=$(new_root "rec-$k")
+	SETUPKIT_CRASH_AT=$mid install "$r" >/dev/null 2>&1
+	SETUPKIT_CRASH_AT=$k "$SETUP" -q recover --root "$r" >/dev/null 2>&1
+	"$SETUP" -q recover --root "$r" >/dev/null 2>&1
+	"$SETUP" -q recover --root "$r" >/dev/null 2>&1   # idempotent
+	snapshot "$r" "$T/s.snap"
+	cmp -s "$T/s.snap" "$T/empty.snap" || cmp -s "$T/s.snap" "$T/installed.snap" || torn=$((torn + 1))
+	rm -rf "$r"
+	k=$((k + 1))
+done
+echo "recovery: $NR points, $torn torn"
+[ "$NR" -gt 0 ] && [ "$torn" -eq 0 ] && ok "a crash at any point of recovery is recovered ($NR points)" || bad "recovery crash sweep: $torn torn of $NR"
+finish
