@@ -115,6 +115,9 @@ int setup_state_backup_delete(struct setup_ctx *c, const char *product, const ch
 /* Directories a product created (removed when empty at uninstall). */
 int setup_state_dir_put(struct setup_ctx *c, const char *product, const char *path, struct err *e);
 int setup_state_dirs(struct setup_ctx *c, const char *product, char ***paths, int *n, struct err *e);
+/* Directories of product that still hold files of other products become
+ * theirs too, so the last product out removes them. */
+int setup_state_dirs_hand_over(struct setup_ctx *c, const char *product, struct err *e);
 int setup_state_dirs_delete(struct setup_ctx *c, const char *product, struct err *e);
 /* Registrations left pending (defer flag). */
 int setup_state_pending_put(struct setup_ctx *c, const char *product, const char *path, const char *reason, struct err *e);

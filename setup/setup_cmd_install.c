@@ -576,7 +576,9 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 			struct setup_file_rec fr;
 			char fv[MANIFEST_VERSION_STRMAX];
 
-			if (it->action == SETUP_SKIP)
+			/* A file kept because someone else's copy is newer or is
+			 * their configuration never becomes ours to remove. */
+			if (it->action == SETUP_SKIP || (it->action == SETUP_KEEP && it->foreign))
 				continue;
 			memset(&fr, 0, sizeof(fr));
 			fr.path = it->path;

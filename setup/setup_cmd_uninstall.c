@@ -157,7 +157,8 @@ int setup_cmd_uninstall(const struct setup_opts *o, const char *product, struct 
 			setup_log(&c, 1, "%u registry value%s changed by someone else since install were left as they are",
 				  conflicts, conflicts == 1 ? "" : "s");
 	}
-	if (setup_state_product_delete(&c, product, e) || setup_txn_mark_committed(&c, &t, e) || setup_state_commit(&c, e))
+	if (setup_state_dirs_hand_over(&c, product, e) || setup_state_product_delete(&c, product, e) ||
+	    setup_txn_mark_committed(&c, &t, e) || setup_state_commit(&c, e))
 		goto rollback_sql;
 	/* STATE: committed; cleanup (drop T.setupkit-old, remove empty dirs) remains. */
 	if (setup_txn_finish(&c, &t, e))

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/mem.h"
 #include "common/names.h"
@@ -27,6 +28,12 @@ int setup_media_load(const struct setup_opts *o, struct manifest **out, struct e
 	trusted = mem_printf("%s/%s", o->root && *o->root ? o->root : "/", SK_TRUSTED_KEYS_DIR);
 	if (!trusted) {
 		err_nomem(e, "opening media");
+		goto out;
+	}
+	if (!o->trusted_key && !o->allow_unsigned && pm->has_signature && access(trusted, F_OK) != 0) {
+		err_set(e, ERR_CLASS_MEDIA,
+			"media '%s' is signed, but no trusted keys are installed in '%s'; install the publisher's .pub key there, "
+			"pass --trusted-key FILE, or pass --allow-unsigned to skip the check", o->media, trusted);
 		goto out;
 	}
 	if (payload_media_verify(pm, o->trusted_key, trusted, o->allow_unsigned, e))

@@ -389,6 +389,14 @@ int setup_state_dirs(struct setup_ctx *c, const char *product, char ***paths, in
 				  "s", product), paths, n, e);
 }
 
+int setup_state_dirs_hand_over(struct setup_ctx *c, const char *product, struct err *e)
+{
+	return run(c, e, prep(c, e, "INSERT OR IGNORE INTO sk_dir SELECT f.product, d.path FROM sk_dir d, sk_file f"
+			      " WHERE d.product = ?1 AND f.product <> ?1"
+			      " AND substr(f.path, 1, length(d.path) + 1) = d.path || '/'", "s", product),
+		   "cannot hand directories over");
+}
+
 int setup_state_dirs_delete(struct setup_ctx *c, const char *product, struct err *e)
 {
 	return run(c, e, prep(c, e, "DELETE FROM sk_dir WHERE product = ?", "s", product), "cannot forget directories");
