@@ -39,6 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,6 +51,8 @@
 
 #define REG_CHILD_ARG "--setupkit-reg-child"
 #define REG_CHILD_FD 3
+#define REG_SERVER_ARG "--setupkit-reg-server"
+#define REG_SERVER_FD 4
 #define REG_MSG_MAX (64u << 20)   /* largest write log a child may send */
 
 extern char **environ;
@@ -208,8 +212,119 @@ static void child_main(char **argv)
 	_exit(0);
 }
 
+/*
+ * The fork server (reg_module_run_many): exec'd once with the sanitised
+ * environment, it forks one child per request so each module still runs
+ * alone in a fresh process group, without paying exec + dynamic linking
+ * per module. Socket on REG_SERVER_FD; a request is one SOCK_SEQPACKET
+ * message "entry\0module\0root\0cmdline\0clsid\0" carrying the result
+ * pipe's write end (SCM_RIGHTS); replies are struct srv_msg: 'P' started
+ * (pid), 'F' fork failed (errno), 'X' exited (wait status). The server
+ * never loads module code itself; it exits when the socket closes.
+ */
+struct srv_msg {
+	char type;
+	int pid;
+	int value;
+};
+
+static void server_main(void)
+{
+	int sock = REG_SERVER_FD, sfd;
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	sfd = signalfd(-1, &chld, SFD_CLOEXEC);
+	if (sfd < 0)
+		_exit(123);
+	{
+		/* Warm up once what every child needs (SQLite's initialisation,
+		 * lazily bound symbols); forked children inherit it. */
+		struct reg_store *warm = NULL;
+		struct err we;
+		if (reg_store_open(&warm, NULL, REG_STORE_MEMORY, &we) == 0)
+			reg_store_close(warm);
+	}
+	for (;;) {
+		struct pollfd p[2] = { { sock, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(124);
+		}
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			int st;
+			pid_t w;
+			if (read(sfd, &si, sizeof(si)) < 0) { /* drained below anyway */ }
+			while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+				struct srv_msg m = { 'X', (int)w, st };
+				if (send(sock, &m, sizeof(m), MSG_NOSIGNAL) < 0)
+					_exit(0);
+			}
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			char buf[3 * 4096 + 64], cbuf[CMSG_SPACE(sizeof(int))];
+			struct iovec iov = { buf, sizeof(buf) - 1 };
+			struct msghdr mh;
+			struct cmsghdr *cm;
+			int fd = -1;
+			ssize_t n;
+			memset(&mh, 0, sizeof(mh));
+			mh.msg_iov = &iov;
+			mh.msg_iovlen = 1;
+			mh.msg_control = cbuf;
+			mh.msg_controllen = sizeof(cbuf);
+			n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+			if (n <= 0)
+				_exit(0);   /* parent went away: children keep their own fate */
+			for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+				if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+					memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+			buf[n] = '\0';
+			char *args[8] = { "setupkit-reg-child", REG_CHILD_ARG };
+			size_t off = 0;
+			for (int i = 2; i < 7; i++) {
+				args[i] = buf + off;
+				off += strnlen(buf + off, (size_t)n - off) + 1;
+				if (off > (size_t)n + 1)
+					off = (size_t)n;
+			}
+			args[7] = NULL;
+			pid_t pid = fd >= 0 ? fork() : -1;
+			if (pid == 0) {
+				sigset_t none;
+				setpgid(0, 0);
+				close(sock);
+				close(sfd);
+				if (fd != REG_CHILD_FD) {
+					dup2(fd, REG_CHILD_FD);
+					close(fd);
+				}
+				sigemptyset(&none);
+				sigprocmask(SIG_SETMASK, &none, NULL);
+				child_main(args);
+				_exit(0);
+			}
+			struct srv_msg m = { pid > 0 ? 'P' : 'F', (int)pid, pid > 0 ? 0 : (fd >= 0 ? errno : EBADMSG) };
+			if (pid > 0)
+				setpgid(pid, pid);   /* no race with the parent's killpg */
+			if (fd >= 0)
+				close(fd);
+			if (send(sock, &m, sizeof(m), MSG_NOSIGNAL) < 0)
+				_exit(0);
+		}
+	}
+}
+
 int reg_child_dispatch(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], REG_SERVER_ARG) == 0) {
+		server_main();
+		_exit(0);
+	}
 	if (argc < 2 || strcmp(argv[1], REG_CHILD_ARG) != 0)
 		return -1;
 	if (argc != 7)
@@ -313,15 +428,179 @@ static void set_detail(struct reg_run_result *r, const unsigned char *p, size_t 
 	r->detail[n] = '\0';
 }
 
-/* A started child: its pid (= process group), read end of its pipe, deadline. */
+/* Parent side of the fork server (see server_main). */
+struct reg_server {
+	pid_t pid;
+	int sock;
+	struct { pid_t pid; int status; } stash[2 * 64 + 8];  /* exits not yet asked for */
+	size_t nstash;
+};
+
+/* A started child: its pid (= process group), read end of its pipe, deadline,
+ * and the fork server that forked it (NULL: our own child). */
 struct reg_child {
 	pid_t pid;
 	int fd;
 	long long deadline;
+	struct reg_server *srv;
 };
 
-static int run_start(const struct reg_run_opts *o, struct reg_child *c, struct reg_run_result *r,
-		     struct err *e)
+
+static int srv_start(const struct reg_run_opts *o, struct reg_server *srv, struct err *e)
+{
+	int sv[2];
+	posix_spawn_file_actions_t fa;
+	char *extra = NULL, **env;
+	const char *helper = o->helper ? o->helper : "/proc/self/exe";
+	char *argv[] = { "setupkit-reg-server", REG_SERVER_ARG, NULL };
+	int sp;
+
+	memset(srv, 0, sizeof(*srv));
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return err_errno(e, "cannot create a socket for the registration server");
+	env = child_env(o->keep_env, &extra);
+	if (!env) {
+		close(sv[0]);
+		close(sv[1]);
+		return err_nomem(e, "child environment");
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (o->quiet_child) {
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	}
+	posix_spawn_file_actions_adddup2(&fa, sv[1], REG_SERVER_FD);
+	sp = posix_spawn(&srv->pid, helper, &fa, NULL, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	mem_free(env);
+	mem_free(extra);
+	close(sv[1]);
+	if (sp != 0) {
+		close(sv[0]);
+		return err_errno_n(e, sp, "cannot start the registration server '%s'", helper);
+	}
+	srv->sock = sv[0];
+	return 0;
+}
+
+static void srv_stop(struct reg_server *srv)
+{
+	int st;
+
+	close(srv->sock);
+	while (waitpid(srv->pid, &st, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* 1: a message, 0: timeout, -1: the server is gone. timeout_ms < 0: wait. */
+static int srv_recv(struct reg_server *srv, long long timeout_ms, struct srv_msg *m)
+{
+	for (;;) {
+		struct pollfd p = { srv->sock, POLLIN, 0 };
+		int pr = poll(&p, 1, timeout_ms < 0 ? -1 : (int)(timeout_ms > 1000000 ? 1000000 : timeout_ms));
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0)
+			return 0;
+		if (pr < 0)
+			return -1;
+		ssize_t n = recv(srv->sock, m, sizeof(*m), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n == (ssize_t)sizeof(*m) ? 1 : -1;
+	}
+}
+
+static void srv_stash(struct reg_server *srv, const struct srv_msg *m)
+{
+	if (srv->nstash < sizeof(srv->stash) / sizeof(srv->stash[0])) {
+		srv->stash[srv->nstash].pid = m->pid;
+		srv->stash[srv->nstash].status = m->value;
+		srv->nstash++;
+	}
+}
+
+static int srv_spawn(struct reg_server *srv, const struct reg_run_opts *o, const char *entry_arg,
+		     int wfd, pid_t *pid, struct err *e)
+{
+	const char *parts[5] = { entry_arg, o->module, o->root ? o->root : "/",
+				 o->cmdline ? o->cmdline : "", o->clsid ? o->clsid : "" };
+	char buf[3 * 4096 + 64], cbuf[CMSG_SPACE(sizeof(int))];
+	size_t len = 0;
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	struct srv_msg m;
+
+	for (int i = 0; i < 5; i++) {
+		size_t l = strlen(parts[i]) + 1;
+		if (len + l > sizeof(buf))
+			return err_set(e, ERR_CLASS_INPUT, "module path or command line too long");
+		memcpy(buf + len, parts[i], l);
+		len += l;
+	}
+	memset(&mh, 0, sizeof(mh));
+	memset(cbuf, 0, sizeof(cbuf));
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &wfd, sizeof(int));
+	if (sendmsg(srv->sock, &mh, MSG_NOSIGNAL) < 0)
+		return err_errno(e, "registration server is gone");
+	for (;;) {
+		int r = srv_recv(srv, 10000, &m);
+		if (r <= 0)
+			return err_set(e, ERR_CLASS_IO, "registration server did not answer");
+		if (m.type == 'X') {
+			srv_stash(srv, &m);
+			continue;
+		}
+		if (m.type == 'F')
+			return err_errno_n(e, m.value, "registration server cannot fork for '%s'", o->module);
+		*pid = (pid_t)m.pid;
+		return 0;
+	}
+}
+
+/* Wait for the exit of pid: 1 with *status, 0 on timeout, -1 server gone. */
+static int srv_wait(struct reg_server *srv, pid_t pid, int *status, long long timeout_ms)
+{
+	long long end = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	struct srv_msg m;
+
+	for (size_t i = 0; i < srv->nstash; i++)
+		if (srv->stash[i].pid == pid) {
+			*status = srv->stash[i].status;
+			srv->stash[i] = srv->stash[--srv->nstash];
+			return 1;
+		}
+	for (;;) {
+		long long left = end < 0 ? -1 : end - now_ms();
+		int r;
+		if (end >= 0 && left < 0)
+			left = 0;   /* one last look at what is already queued */
+		r = srv_recv(srv, left, &m);
+		if (r <= 0)
+			return r;
+		if (m.type == 'X' && m.pid == pid) {
+			*status = m.value;
+			return 1;
+		}
+		if (m.type == 'X')
+			srv_stash(srv, &m);
+	}
+}
+
+static int run_start(struct reg_server *srv, const struct reg_run_opts *o, struct reg_child *c,
+		     struct reg_run_result *r, struct err *e)
 {
 	int pfd[2] = { -1, -1 }, rc = -1;
 	posix_spawn_file_actions_t fa;
@@ -342,6 +621,14 @@ static int run_start(const struct reg_run_opts *o, struct reg_child *c, struct r
 			 (char *)(o->clsid ? o->clsid : ""), NULL };
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return err_errno(e, "cannot create a pipe for module '%s'", o->module);
+	c->srv = srv;
+	if (srv) {
+		if (srv_spawn(srv, o, entry_arg, pfd[1], &pid, e) < 0) {
+			r->stage = REG_STAGE_SPAWN;
+			goto out;
+		}
+		goto started;
+	}
 	env = child_env(o->keep_env, &extra);
 	if (!env) {
 		err_nomem(e, "child environment");
@@ -378,6 +665,7 @@ static int run_start(const struct reg_run_opts *o, struct reg_child *c, struct r
 			    helper, o->module);
 		goto out;
 	}
+started:
 	close(pfd[1]);
 	pfd[1] = -1;
 	c->pid = pid;
@@ -412,15 +700,18 @@ static int run_finish(const struct reg_run_opts *o, struct reg_child *c, struct 
 		long long left = deadline - now_ms();
 		unsigned char chunk[65536];
 		ssize_t n;
-		if (left <= 0) {
-			timed_out = 1;
-			break;
-		}
-		int pr = poll(&p, 1, (int)(left > 1000000 ? 1000000 : left));
+		/* Past the deadline, still take what is already there: with
+		 * --jobs a child may have finished while we waited for another. */
+		int pr = poll(&p, 1, left <= 0 ? 0 : (int)(left > 1000000 ? 1000000 : left));
 		if (pr < 0 && errno == EINTR)
 			continue;
-		if (pr == 0)
+		if (pr == 0) {
+			if (left <= 0) {
+				timed_out = 1;
+				break;
+			}
 			continue;
+		}
 		n = read(pfd[0], chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -453,6 +744,21 @@ static int run_finish(const struct reg_run_opts *o, struct reg_child *c, struct 
 	 * Otherwise poll until the deadline (a module may have closed fd 3
 	 * and gone on running). */
 	int sent_done = m.n >= 5 && m.b[m.n - 5] == 'D';
+	while (c->srv && !reaped) {
+		int got = srv_wait(c->srv, pid, &status, timed_out || sent_done ? -1 :
+				   deadline - now_ms());
+		if (got == 1) {
+			reaped = 1;
+		} else if (got < 0) {
+			kill(-pid, SIGKILL);
+			status = 0;
+			reaped = 1;
+		} else {
+			timed_out = 1;
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+		}
+	}
 	while (!reaped) {
 		pid_t w = waitpid(pid, &status, timed_out || sent_done ? 0 : WNOHANG);
 		if (w == pid) {
@@ -566,7 +872,7 @@ int reg_run(const struct reg_run_opts *o, struct reg_run_result *r, struct err *
 {
 	struct reg_child c;
 
-	if (run_start(o, &c, r, e) < 0)
+	if (run_start(NULL, o, &c, r, e) < 0)
 		return -1;
 	return run_finish(o, &c, r, e);
 }
@@ -793,6 +1099,14 @@ int reg_module_run_many(struct reg_store *s, const struct reg_run_opts *opts, si
 		}
 		return first_fail;
 	}
+	/* One exec for the whole batch: children are forked by the server. */
+	struct reg_server srv_obj, *srv = NULL;
+	if (n > 1) {
+		struct err se;
+		err_clear(&se);
+		if (srv_start(&opts[0], &srv_obj, &se) == 0)
+			srv = &srv_obj;   /* else: one exec per module, as reg_run does */
+	}
 	for (size_t i = 0; i < n; i++) {
 		size_t k = i % jobs;
 		struct err e;
@@ -802,7 +1116,7 @@ int reg_module_run_many(struct reg_store *s, const struct reg_run_opts *opts, si
 		while (next < n && next < i + jobs) {
 			size_t j = next % jobs;
 			err_clear(&serr[j]);
-			started[j] = run_start(&opts[next], &child[j], &res[j], &serr[j]) == 0;
+			started[j] = run_start(srv, &opts[next], &child[j], &res[j], &serr[j]) == 0;
 			next++;
 		}
 		err_clear(&e);
@@ -821,6 +1135,8 @@ int reg_module_run_many(struct reg_store *s, const struct reg_run_opts *opts, si
 		if (done)
 			done(ctx, i, code, tries, &e);
 	}
+	if (srv)
+		srv_stop(srv);
 	mem_free(res);
 	mem_free(serr);
 	return first_fail;
