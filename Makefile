@@ -109,7 +109,7 @@ demo: deps
 	@$(MAKE) --no-print-directory _demo
 
 _demo: build
-	@B=$(B) tests/e2e/demo.sh
+	@B=$(B) scripts/demo.sh
 
 bench: deps-test
 	@$(MAKE) --no-print-directory _bench

@@ -431,7 +431,13 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 			goto out;
 		}
 	}
-	setup_log(&c, 1, "%s %s %s from '%s' into '%s'", a->op, m->product.name, prev.version ? prev.version : "", o->media, install_dir);
+	{
+		char mv[MANIFEST_VERSION_STRMAX];
+
+		setup_log(&c, 1, "%s %s %s from '%s' into '%s'%s%s", a->op, m->product.name,
+			  manifest_version_format(&m->product.version, mv), o->media, install_dir,
+			  have_prev ? "; installed now: " : "", have_prev ? prev.version : "");
+	}
 	if (setup_plan_build(&c, m, install_dir, chosen, &p, e))
 		goto out;
 	for (int i = 0; i < p.nitems; i++) {
