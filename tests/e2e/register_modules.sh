@@ -127,6 +127,22 @@ expect "json failure" 6 '"exit":6' --json "$M/crash_abort.so"
 snap after_all
 same "everything undone" empty after_all
 
+# --- one invocation, many modules: the fork server, with and without --jobs ---
+snap before_batch
+for j in 1 2; do
+	expect "batch --jobs $j: first failure's code" 6 "signal 11 (SIGSEGV" --jobs $j --timeout 1 \
+		"$M/crash_segv.so" "$M/hang.so" "$M/exit_mid.so" "$M/fail_class.so" "$M/needs_dep.so" "$M/good.so"
+	grep -q "hang.so' did not return from DllRegisterServer within 1.0 s" "$T/out" && ok || bad "batch $j: hang"
+	grep -q "exit_mid.so' ended its process (exit status 0)" "$T/out" && ok || bad "batch $j: exit_mid"
+	grep -q "SELFREG_E_CLASS" "$T/out" && ok || bad "batch $j: fail_class"
+	grep -q "missing library 'libskdep.so'" "$T/out" && ok || bad "batch $j: needs_dep"
+	grep -q "good.so' succeeded" "$T/out" && ok || bad "batch $j: good"
+	expect "batch --jobs $j: unregister" 0 "" -u "$M/good.so"
+done 2>/dev/null
+expect "batch unregister of an unknown, missing module fails" 3 "cannot load" -u "$T/none.so" "$T/none2.so"
+snap after_batch
+same "batches leave only what succeeded, and undo it" before_batch after_batch
+
 # --- a module built the way an author would: cc + pkg-config, nothing linked ---
 if command -v pkg-config >/dev/null 2>&1 && command -v cc >/dev/null 2>&1; then
 	mkdir -p "$T/pc" "$T/author dir"
