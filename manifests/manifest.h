@@ -8,7 +8,8 @@
  * everything). Every element remembers the line it came from, so later
  * checks (the planner, mkmedia) can report "file:line: ...".
  *
- * Trap: inih as built by Debian reads at most 199 bytes per line; a longer
+ * Trap: inih as built by Debian reads lines into a 200-byte buffer, so a
+ * line holds at most MANIFEST_MAX_LINE bytes before its newline; a longer
  * line is an error naming the line, never silently split.
  */
 #ifndef SETUPKIT_MANIFEST_H
@@ -24,7 +25,7 @@
 #define MANIFEST_FORMAT_OLDEST  1
 
 /* Limits on input (every buffer fed from media has a maximum). */
-#define MANIFEST_MAX_LINE       199
+#define MANIFEST_MAX_LINE       198     /* bytes of a line without its newline */
 #define MANIFEST_MAX_FILE_BYTES (64u * 1024 * 1024)
 #define MANIFEST_MAX_SECTIONS   500000
 #define MANIFEST_MAX_LIST       256     /* items in a comma list */
@@ -93,7 +94,7 @@ struct manifest_file {
 	char *component;
 	char *source;             /* definition: path relative to --source */
 	char *dest;               /* "{app}/bin/x.so": token + clean relative path */
-	unsigned mode;            /* permission bits, default 0644 (0755 with x) */
+	unsigned mode;            /* permission bits, default 0644 */
 	struct manifest_version version;  /* nparts == 0: unversioned */
 	unsigned flags;           /* MANIFEST_FILE_* */
 	char *target;             /* symlink target (flag symlink) */

@@ -60,7 +60,8 @@ static char *ini_read_line(char *str, int num, void *stream)
 	st->line++;
 	nl = memchr(st->p, '\n', (size_t)(st->end - st->p));
 	n = nl ? (size_t)(nl - st->p) + 1 : (size_t)(st->end - st->p);
-	if (n > cap || (n == cap && !nl && st->p + n < st->end)) {
+	/* Content (without '\n') beyond MANIFEST_MAX_LINE does not fit inih's buffer. */
+	if (n - (nl ? 1 : 0) > MANIFEST_MAX_LINE || n > cap) {
 		if (!st->failed) {
 			err_at(st->e, st->doc->file, st->line,
 			       "line is longer than %d bytes; shorten the value (paths and names have to fit on one line)",
@@ -224,14 +225,12 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 	if (!section[0] || doc->nsec == 0)
 		return fail_at(st, st->line, "key '%s' before the first [section]; start the file with [setupkit]", name);
 	/* A continuation line (indented) comes back with the same key. */
-	{
-		const char *r = st->raw;
-
-		if (*r == ' ' || *r == '\t')
-			return fail_at(st, st->line, "indented line continues the value of '%s'; continuation lines are not supported, put the value on one line", name);
-	}
 	/* The reader added the section when it saw its header line. */
 	s = &doc->sec[doc->nsec - 1];
+	/* inih (built with multi-line values) hands an indented line after a
+	 * key back as more of that key's value. */
+	if ((st->raw[0] == ' ' || st->raw[0] == '\t') && s->nkv && strcmp(s->kv[s->nkv - 1].raw_key, name) == 0)
+		return fail_at(st, st->line, "indented line continues the value of '%s'; continuation lines are not supported, put the value on one line", name);
 	{
 		char *norm = ini_key_normalise(name);
 

@@ -57,7 +57,7 @@ static const struct key_spec keys_product[] = {
 	{ "name", K_P | K_M, K_P | K_M, 1, 2, NULL },
 	{ "version", K_P | K_M, K_P | K_M, 1, 2, NULL },
 	{ "publisher", K_P | K_M, 0, 1, 2, NULL },
-	{ "defaultdir", K_P | K_M, 0, 2, 2, "format 1 calls it 'directory'" },
+	{ "default_dir", K_P | K_M, 0, 2, 2, "format 1 calls it 'directory'" },
 	{ "directory", K_P | K_M, 0, 1, 1, "format 2 renamed it 'default_dir'" },
 	{ "license", K_P | K_M, 0, 1, 2, NULL },
 	{ NULL, 0, 0, 0, 0, NULL },
@@ -103,10 +103,10 @@ static const struct key_spec keys_service[] = {
 	{ "start", K_P | K_M, 0, 1, 2, NULL },
 	{ "stop", K_P | K_M, 0, 1, 2, NULL },
 	{ "status", K_P | K_M, 0, 1, 2, NULL },
-	{ "starttype", K_P | K_M | K_A, 0, 1, 2, NULL },
-	{ "dependson", K_P | K_M, 0, 1, 2, NULL },
-	{ "startbefore", K_P | K_M, 0, 2, 2, NULL },
-	{ "startafter", K_P | K_M, 0, 2, 2, NULL },
+	{ "start_type", K_P | K_M | K_A, 0, 1, 2, NULL },
+	{ "depends_on", K_P | K_M, 0, 1, 2, NULL },
+	{ "start_before", K_P | K_M, 0, 2, 2, NULL },
+	{ "start_after", K_P | K_M, 0, 2, 2, NULL },
 	{ "conflicts", K_P | K_M, 0, 2, 2, NULL },
 	{ "external", K_P | K_M, 0, 2, 2, NULL },
 	{ NULL, 0, 0, 0, 0, NULL },
@@ -143,10 +143,10 @@ static const struct key_spec keys_servicepack[] = {
 	{ "product", K_S | K_SM, K_S | K_SM, 1, 2, NULL },
 	{ "level", K_S | K_SM, K_S | K_SM, 1, 2, NULL },
 	{ "name", K_S | K_SM, 0, 1, 2, NULL },
-	{ "appliesto", K_S | K_SM, K_S | K_SM, 1, 2, NULL },
-	{ "newversion", K_S | K_SM, K_S | K_SM, 1, 2, NULL },
+	{ "applies_to", K_S | K_SM, K_S | K_SM, 1, 2, NULL },
+	{ "new_version", K_S | K_SM, K_S | K_SM, 1, 2, NULL },
 	{ "supersedes", K_S | K_SM, 0, 1, 2, NULL },
-	{ "restartservices", K_S | K_SM, 0, 1, 2, NULL },
+	{ "restart_services", K_S | K_SM, 0, 1, 2, NULL },
 	{ "payload", K_S | K_SM, K_S | K_SM, 1, 2, NULL },
 	{ NULL, 0, 0, 0, 0, NULL },
 };
@@ -155,8 +155,8 @@ static const struct key_spec keys_install[] = {
 	{ "product", K_A, K_A, 1, 2, NULL },
 	{ "dir", K_A, 0, 1, 2, NULL },
 	{ "components", K_A, 0, 1, 2, NULL },
-	{ "acceptlicense", K_A, 0, 1, 2, NULL },
-	{ "startservices", K_A, 0, 1, 2, NULL },
+	{ "accept_license", K_A, 0, 1, 2, NULL },
+	{ "start_services", K_A, 0, 1, 2, NULL },
 	{ "log", K_A, 0, 1, 2, NULL },
 	{ NULL, 0, 0, 0, 0, NULL },
 };
@@ -254,11 +254,35 @@ static const struct section_spec *section_spec_find(const char *type)
 	return NULL;
 }
 
+/* Keys are compared normalised (no '_', lower case): spec names are
+ * written in their documented snake_case spelling, used in messages. */
+static int key_is(const char *spec, const char *norm)
+{
+	for (;; spec++) {
+		if (*spec == '_')
+			continue;
+		if (*spec != *norm)
+			return 0;
+		if (!*spec)
+			return 1;
+		norm++;
+	}
+}
+
 static const struct key_spec *key_spec_find(const struct key_spec *keys, const char *name)
 {
 	for (const struct key_spec *k = keys; k->name; k++)
-		if (strcmp(k->name, name) == 0)
+		if (key_is(k->name, name))
 			return k;
+	return NULL;
+}
+
+/* Lookup by spec name (snake_case allowed). */
+static struct ini_kv *get(struct ini_section *s, const char *spec)
+{
+	for (int i = 0; i < s->nkv; i++)
+		if (key_is(spec, s->kv[i].key))
+			return &s->kv[i];
 	return NULL;
 }
 
@@ -307,7 +331,7 @@ static int check_keys(struct loader *L, struct ini_section *s, const struct sect
 	for (const struct key_spec *k = ss->keys; k->name; k++) {
 		if (!(k->required & kind) || L->m->format < k->fmin || L->m->format > k->fmax)
 			continue;
-		if (!ini_section_get(s, k->name))
+		if (!get(s, k->name))
 			return err_at(L->e, L->file, s->line, "%s has no '%s', which is required in %s",
 				      section_label(s, label, sizeof(label)), k->name, kind_long[L->m->kind]);
 	}
@@ -492,7 +516,7 @@ static int load_setupkit(struct loader *L)
 			      (unsigned long long)f, MANIFEST_FORMAT_OLDEST, MANIFEST_FORMAT_CURRENT);
 	L->m->format = (int)f;
 	for (int k = MANIFEST_PRODUCT; k <= MANIFEST_ANSWERS; k++)
-		if (strcmp(kind->value, kind_names[k]) == 0)
+		if (strcasecmp(kind->value, kind_names[k]) == 0)
 			L->m->kind = (enum manifest_kind)k;
 	if (!L->m->kind)
 		return err_at(L->e, L->file, kind->line,
@@ -515,8 +539,9 @@ static int load_product(struct loader *L, struct ini_section *s)
 		return -1;
 	kv = ini_section_get(s, L->m->format >= 2 ? "defaultdir" : "directory");
 	if (kv) {
-		if (kv->value[0] != '/')
-			return err_at(L->e, L->file, kv->line, "'%s' must be an absolute path like /opt/Mail Suite, not '%s'", kv->raw_key, kv->value);
+		if (kv->value[0] != '/' || (kv->value[1] && !path_is_clean_relative(kv->value + 1)))
+			return err_at(L->e, L->file, kv->line,
+				      "'%s' must be an absolute path without '.', '..' or '//', like /opt/Mail Suite, not '%s'", kv->raw_key, kv->value);
 		if (take_str(L, kv, &p->default_dir))
 			return -1;
 	} else {
@@ -592,7 +617,7 @@ static int load_file_flags(struct loader *L, struct ini_section *s, struct manif
 			int j;
 
 			for (j = 0; flags[j].name; j++)
-				if (strcmp(l.items[i], flags[j].name) == 0)
+				if (strcasecmp(l.items[i], flags[j].name) == 0)
 					break;
 			if (!flags[j].name) {
 				err_at(L->e, L->file, kv->line,
@@ -746,7 +771,7 @@ static int load_extension(struct loader *L, struct ini_section *s)
 		return err_nomem(L->e, "loading a manifest");
 	kv = ini_section_get(s, "point");
 	for (int p = MANIFEST_POINT_BEFORE_FILES; p <= MANIFEST_POINT_AFTER_SP; p++)
-		if (strcmp(kv->value, point_names[p]) == 0)
+		if (strcasecmp(kv->value, point_names[p]) == 0)
 			x->point = (enum manifest_point)p;
 	if (!x->point)
 		return err_at(L->e, L->file, kv->line,
@@ -772,12 +797,15 @@ static int check_reg_data(struct loader *L, struct ini_kv *kv, enum manifest_reg
 	int line = kv ? kv->line : 0;
 
 	if (t == MANIFEST_REG_DWORD || t == MANIFEST_REG_QWORD) {
+		int hex = d[0] == '0' && (d[1] == 'x' || d[1] == 'X');
+		const char *digits = hex ? d + 2 : d;
 		char *end;
 		unsigned long long v;
 
 		errno = 0;
-		v = strtoull(d, &end, 0);
-		if (!*d || *end || errno || d[0] == '-' ||
+		v = strtoull(digits, &end, hex ? 16 : 10);
+		if (!*digits || *end || errno || !((*digits >= '0' && *digits <= '9') ||
+		    (hex && ((*digits >= 'a' && *digits <= 'f') || (*digits >= 'A' && *digits <= 'F')))) ||
 		    (t == MANIFEST_REG_DWORD && v > 0xffffffffULL))
 			return err_at(L->e, L->file, line, "data '%s' is not a valid %s (a number, decimal or 0x hex, at most %s)",
 				      d, regtype_names[t], t == MANIFEST_REG_DWORD ? "0xffffffff" : "0xffffffffffffffff");
@@ -950,8 +978,8 @@ static int load_install(struct loader *L, struct ini_section *s)
 	    take_str(L, ini_section_get(s, "log"), &a->log))
 		return -1;
 	kv = ini_section_get(s, "dir");
-	if (kv && kv->value[0] != '/')
-		return err_at(L->e, L->file, kv->line, "dir '%s' must be an absolute path like /opt/Mail Suite", kv->value);
+	if (kv && (kv->value[0] != '/' || (kv->value[1] && !path_is_clean_relative(kv->value + 1))))
+		return err_at(L->e, L->file, kv->line, "dir '%s' must be an absolute path without '.', '..' or '//', like /opt/Mail Suite", kv->value);
 	if (take_str(L, kv, &a->install_dir))
 		return -1;
 	kv = ini_section_get(s, "components");
@@ -969,60 +997,64 @@ static int load_install(struct loader *L, struct ini_section *s)
 
 /* ---- cross checks -------------------------------------------------------- */
 
-/* Depth-first search for a cycle in a graph given by an edge callback. */
+/* Cycle search in a graph given by an edge callback: iterative depth-first
+ * search (no recursion, so a long acyclic chain cannot exhaust the stack).
+ * Returns 1 and fills cyc (node list, first == last, at most n + 1 nodes)
+ * when g has a cycle, 0 when not, -1 when out of memory. */
 struct graph {
 	int n;
-	int (*edges)(void *ctx, int from, int *to, int max);
+	int (*edge)(void *ctx, int from, int k);   /* k-th neighbour or -1 */
 	void *ctx;
 };
 
-static int find_cycle(const struct graph *g, int v, int *color, int *stack, int depth, int *cyc, int *ncyc)
-{
-	int to[3 * MANIFEST_MAX_LIST];
-	int n;
-
-	color[v] = 1;
-	stack[depth] = v;
-	n = g->edges(g->ctx, v, to, (int)(sizeof(to) / sizeof(to[0])));
-	for (int i = 0; i < n; i++) {
-		int w = to[i];
-
-		if (color[w] == 1) {
-			int k = depth;
-
-			while (stack[k] != w)
-				k--;
-			*ncyc = 0;
-			for (; k <= depth; k++)
-				cyc[(*ncyc)++] = stack[k];
-			cyc[(*ncyc)++] = w;
-			return 1;
-		}
-		if (color[w] == 0 && find_cycle(g, w, color, stack, depth + 1, cyc, ncyc))
-			return 1;
-	}
-	color[v] = 2;
-	return 0;
-}
-
-/* Returns 1 and fills cyc (node list, first == last) when g has a cycle. */
 static int graph_cycle(const struct graph *g, int *cyc, int *ncyc, struct err *e)
 {
 	int *color = mem_array((size_t)g->n + 1, sizeof(int));
 	int *stack = mem_array((size_t)g->n + 1, sizeof(int));
+	int *next = mem_array((size_t)g->n + 1, sizeof(int));
 	int found = 0;
 
-	if (!color || !stack) {
+	if (!color || !stack || !next) {
 		mem_free(color);
 		mem_free(stack);
+		mem_free(next);
 		err_nomem(e, "checking for cycles");
 		return -1;
 	}
-	for (int v = 0; v < g->n && !found; v++)
-		if (!color[v])
-			found = find_cycle(g, v, color, stack, 0, cyc, ncyc);
+	for (int root = 0; root < g->n && !found; root++) {
+		int depth = 0;
+
+		if (color[root])
+			continue;
+		stack[0] = root;
+		next[0] = 0;
+		color[root] = 1;
+		while (depth >= 0 && !found) {
+			int v = stack[depth], w = g->edge(g->ctx, v, next[depth]++);
+
+			if (w < 0) {
+				color[v] = 2;
+				depth--;
+			} else if (color[w] == 1) {
+				int k = depth;
+
+				while (stack[k] != w)
+					k--;
+				*ncyc = 0;
+				for (; k <= depth; k++)
+					cyc[(*ncyc)++] = stack[k];
+				cyc[(*ncyc)++] = w;
+				found = 1;
+			} else if (color[w] == 0) {
+				color[w] = 1;
+				stack[++depth] = w;
+				next[depth] = 0;
+			}
+		}
+	}
 	mem_free(color);
 	mem_free(stack);
+	mem_free(next);
 	return found;
 }
 
@@ -1034,19 +1066,18 @@ static int component_index(const struct manifest *m, const char *name)
 	return -1;
 }
 
-static int component_edges(void *ctx, int from, int *to, int max)
+static int component_edge(void *ctx, int from, int k)
 {
 	const struct manifest *m = ctx;
 	const struct manifest_list *r = &m->components[from].requires;
-	int n = 0;
 
-	for (int i = 0; i < r->n && n < max; i++) {
+	for (int i = 0; i < r->n; i++) {
 		int j = component_index(m, r->items[i]);
 
-		if (j >= 0)
-			to[n++] = j;
+		if (j >= 0 && k-- == 0)
+			return j;
 	}
-	return n;
+	return -1;
 }
 
 static int service_index(const struct manifest *m, const char *name)
@@ -1057,24 +1088,25 @@ static int service_index(const struct manifest *m, const char *name)
 	return -1;
 }
 
-/* Edge a -> b: a must start before b. We search edges from a service to the
- * services that must start before it. */
-static int service_edges(void *ctx, int from, int *to, int max)
+/* Edges from a service to the services that must start before it:
+ * its depends_on and start_after, and every service that names it in
+ * start_before. */
+static int service_edge(void *ctx, int from, int k)
 {
 	const struct manifest *m = ctx;
 	const struct manifest_service *s = &m->services[from];
-	int n = 0, j;
+	int j;
 
-	for (int i = 0; i < s->depends_on.n && n < max; i++)
-		if ((j = service_index(m, s->depends_on.items[i])) >= 0)
-			to[n++] = j;
-	for (int i = 0; i < s->start_after.n && n < max; i++)
-		if ((j = service_index(m, s->start_after.items[i])) >= 0)
-			to[n++] = j;
-	for (int k = 0; k < m->nservices && n < max; k++)
-		if (manifest_list_has(&m->services[k].start_before, s->name))
-			to[n++] = k;
-	return n;
+	for (int i = 0; i < s->depends_on.n; i++)
+		if ((j = service_index(m, s->depends_on.items[i])) >= 0 && k-- == 0)
+			return j;
+	for (int i = 0; i < s->start_after.n; i++)
+		if ((j = service_index(m, s->start_after.items[i])) >= 0 && k-- == 0)
+			return j;
+	for (int i = 0; i < m->nservices; i++)
+		if (manifest_list_has(&m->services[i].start_before, s->name) && k-- == 0)
+			return i;
+	return -1;
 }
 
 static int file_index(const struct manifest *m, const char *id)
@@ -1085,19 +1117,18 @@ static int file_index(const struct manifest *m, const char *id)
 	return -1;
 }
 
-static int file_edges(void *ctx, int from, int *to, int max)
+static int file_edge(void *ctx, int from, int k)
 {
 	const struct manifest *m = ctx;
 	const struct manifest_list *a = &m->files[from].after;
-	int n = 0;
 
-	for (int i = 0; i < a->n && n < max; i++) {
+	for (int i = 0; i < a->n; i++) {
 		int j = file_index(m, a->items[i]);
 
-		if (j >= 0)
-			to[n++] = j;
+		if (j >= 0 && k-- == 0)
+			return j;
 	}
-	return n;
+	return -1;
 }
 
 static int report_cycle(struct loader *L, const char *what, int line, int *cyc, int ncyc,
@@ -1120,7 +1151,7 @@ static const char *file_name_at(const struct manifest *m, int i) { return m->fil
 static int check_cross(struct loader *L)
 {
 	struct manifest *m = L->m;
-	int cyc[4096], ncyc = 0, rc;
+	int *cyc, ncyc = 0, rc = -1, maxn = m->ncomponents;
 	int sp = m->kind == MANIFEST_SP || m->kind == MANIFEST_SP_MEDIA;
 
 	for (int i = 0; i < m->ncomponents; i++)
@@ -1172,31 +1203,32 @@ static int check_cross(struct loader *L)
 					      m->components[i].name, m->components[i].payload, m->components[i].payload);
 
 	{
-		struct graph g = { m->ncomponents, component_edges, m };
+		static const char *const what[] = { "component requirements", "service start-order constraints",
+						    "module registration orders ('after')" };
+		struct graph g[3] = { { m->ncomponents, component_edge, m }, { m->nservices, service_edge, m },
+				      { m->nfiles, file_edge, m } };
 
-		rc = graph_cycle(&g, cyc, &ncyc, L->e);
-		if (rc < 0)
-			return -1;
-		if (rc)
-			return report_cycle(L, "component requirements", m->components[cyc[0]].line, cyc, ncyc, component_name_at);
-	}
-	{
-		struct graph g = { m->nservices, service_edges, m };
+		if (m->nservices > maxn)
+			maxn = m->nservices;
+		if (m->nfiles > maxn)
+			maxn = m->nfiles;
+		cyc = mem_array((size_t)maxn + 2, sizeof(int));
+		if (!cyc)
+			return err_nomem(L->e, "checking for cycles");
+		for (int i = 0; i < 3; i++) {
+			rc = graph_cycle(&g[i], cyc, &ncyc, L->e);
+			if (rc > 0) {
+				int line = i == 0 ? m->components[cyc[0]].line : i == 1 ? m->services[cyc[0]].line : m->files[cyc[0]].line;
 
-		rc = graph_cycle(&g, cyc, &ncyc, L->e);
-		if (rc < 0)
-			return -1;
+				rc = report_cycle(L, what[i], line, cyc, ncyc,
+						  i == 0 ? component_name_at : i == 1 ? service_name_at : file_name_at);
+			}
+			if (rc)
+				break;
+		}
+		mem_free(cyc);
 		if (rc)
-			return report_cycle(L, "service start-order constraints", m->services[cyc[0]].line, cyc, ncyc, service_name_at);
-	}
-	{
-		struct graph g = { m->nfiles, file_edges, m };
-
-		rc = graph_cycle(&g, cyc, &ncyc, L->e);
-		if (rc < 0)
 			return -1;
-		if (rc)
-			return report_cycle(L, "module registration orders ('after')", m->files[cyc[0]].line, cyc, ncyc, file_name_at);
 	}
 	return 0;
 }
@@ -1207,7 +1239,7 @@ static int load_doc(struct loader *L)
 {
 	char label[128];
 
-	if (load_setupkit(L))
+	if (load_setupkit(L) || check_keys(L, &L->doc.sec[0], &sections[0]))
 		return -1;
 	for (int i = 1; i < L->doc.nsec; i++) {
 		struct ini_section *s = &L->doc.sec[i];

@@ -150,8 +150,8 @@ int manifest_write(const struct manifest *m, FILE *f, struct err *e)
 	char label[256], buf[128];
 	int sp = m->kind == MANIFEST_SP || m->kind == MANIFEST_SP_MEDIA;
 
-	if (fprintf(f, "; written by setupkit %s; do not edit: the signature covers every byte\n",
-		    m->kind == MANIFEST_ANSWERS ? "(answer file)" : "mkmedia") < 0)
+	if (fprintf(f, "%s\n", m->kind == MANIFEST_ANSWERS ? "; setupkit answer file: replay with setup install --unattended FILE"
+		    : "; written by mkmedia; do not edit: the signature covers every byte") < 0)
 		return err_errno(e, "cannot write the manifest");
 	fprintf(f, "[setupkit]\n");
 	put_u64(&w, "format", MANIFEST_FORMAT_CURRENT);

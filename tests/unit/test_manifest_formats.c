@@ -231,6 +231,31 @@ static void test_keys_case_and_spelling(void **state)
 	manifest_free(m);
 }
 
+/* A long acyclic chain must not exhaust the stack (the cycle check is
+ * iterative), and a long cycle is reported whole. */
+static void test_long_requirement_chain(void **state)
+{
+	(void)state;
+	size_t cap = 64 * 20000, n = 0;
+	char *t = malloc(cap);
+	struct manifest *m = NULL;
+	struct err e;
+
+	assert_non_null(t);
+	n += (size_t)snprintf(t + n, cap - n, "[setupkit]\nformat = 2\nkind = product\n[product]\ncode = p\nname = P\nversion = 1\n");
+	for (int i = 0; i < 20000; i++)
+		n += (size_t)snprintf(t + n, cap - n, "[component c%d]\npayload = c\nrequires = c%d\n", i, i + 1);
+	n += (size_t)snprintf(t + n, cap - n, "[component c20000]\npayload = c\n");
+	if (manifest_load_buffer("chain.ini", t, n, MANIFEST_PRODUCT, &m, &e))
+		fail_msg("%s", e.msg);
+	manifest_free(m);
+	/* Close the chain into a cycle of 20001 components. */
+	n += (size_t)snprintf(t + n, cap - n, "requires = c0\n");
+	assert_int_equal(manifest_load_buffer("chain.ini", t, n, MANIFEST_PRODUCT, &m, &e), -1);
+	assert_non_null(strstr(e.msg, "component requirements form a cycle: c0 -> c1 -> c2"));
+	free(t);
+}
+
 static void test_allocation_failure_everywhere(void **state)
 {
 	(void)state;
@@ -272,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_answers_written_read_back),
 		cmocka_unit_test(test_format1_still_read),
 		cmocka_unit_test(test_keys_case_and_spelling),
+		cmocka_unit_test(test_long_requirement_chain),
 		cmocka_unit_test(test_allocation_failure_everywhere),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,8 +34,13 @@ struct bad_case {
 
 static const struct bad_case cases[] = {
 	/* structure */
+	{ "[setupkit]\nformat = 2\nkind = product\nflavour = x ; <<\n", MANIFEST_PRODUCT, "unknown key 'flavour' in [setupkit]" },
+	{ H "[component d]\npayload = d\n  requires = c ; <<\n", MANIFEST_PRODUCT, "indented line continues the value of 'payload'" },
+	{ "[setupkit]\nformat = 2\nkind = product\n[product]\ncode = p\nname = P\nversion = 1.0\ndefault_dir = /opt/../etc ; <<\n[component c]\npayload = c\n", MANIFEST_PRODUCT, "'default_dir' must be an absolute path without '.', '..'" },
+	{ H "[registry r]\ncomponent = c\nkey = HKLM\\Software\ntype = REG_DWORD\ndata = +5 ; <<\n", MANIFEST_PRODUCT, "data '+5' is not a valid REG_DWORD" },
 	{ H "[bogus] ; <<\n", MANIFEST_PRODUCT, "unknown section [bogus] in a product definition; expected" },
 	{ H F "dest = {app}/f\nfoo = 1 ; <<\n", MANIFEST_PRODUCT, "unknown key 'foo' in [file f] of a product definition; expected one of: component, source, dest" },
+	{ H "[service a] ; <<\ncomponent = c\nstart = s\nstop = s\n", MANIFEST_PRODUCT, "[service a] has no 'status'" },
 	{ H "[component c] ; <<\npayload = c\n", MANIFEST_PRODUCT, "duplicate section [component c] (first at line 8)" },
 	{ H "[file f]\ncomponent = c\ncomponent = d ; <<\n", MANIFEST_PRODUCT, "duplicate key 'component' (first set at line 11)" },
 	{ H "[file f] ; <<\ncomponent = c\nsource = f\n", MANIFEST_PRODUCT, "[file f] has no 'dest', which is required" },
@@ -53,7 +58,7 @@ static const struct bad_case cases[] = {
 	{ H "[ ] ; <<\n", MANIFEST_PRODUCT, "empty section name" },
 	{ H "[component d] x ; <<\n", MANIFEST_PRODUCT, "text after ']' of section [component d]" },
 	{ H "[file f]\ncomponent = c\n  more ; <<\n", MANIFEST_PRODUCT, "indented line continues the value of 'component'" },
-	{ H F "dest = {app}/" LONG50 LONG50 LONG50 LONG50 " ; <<\n", MANIFEST_PRODUCT, "line is longer than 199 bytes" },
+	{ H F "dest = {app}/" LONG50 LONG50 LONG50 LONG50 " ; <<\n", MANIFEST_PRODUCT, "line is longer than 198 bytes" },
 	/* quoting */
 	{ H "[file f]\ncomponent = c\nsource = \"abc ; <<\n", MANIFEST_PRODUCT, "missing closing quote in the value" },
 	{ H "[file f]\ncomponent = c\nsource = \"abc\" def ; <<\n", MANIFEST_PRODUCT, "text after the closing quote" },
