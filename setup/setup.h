@@ -21,6 +21,15 @@
 
 struct reg_store;
 
+/* Progress of an install, for the wizard's bar and the unattended bar. */
+struct setup_progress {
+	const char *phase;          /* "staging", "files", "registration", "commit", "done" */
+	const char *item;           /* current file or module (target path), or NULL */
+	uint64_t bytes_done, bytes_total;
+	int items_done, items_total;
+};
+typedef void (*setup_progress_fn)(void *ctx, const struct setup_progress *p);
+
 /* Options shared by every command (filled by setup_main.c). */
 struct setup_opts {
 	const char *root;           /* --root, default "/" */
@@ -37,6 +46,9 @@ struct setup_opts {
 	unsigned reg_timeout_ms;
 	int quiet;                  /* no progress lines on stderr */
 	const char *self;           /* path of the setup executable (registration child) */
+	const struct manifest *answers_m; /* answers already loaded (wizard); else --unattended */
+	setup_progress_fn progress; /* may be NULL */
+	void *progress_ctx;
 };
 
 /* Reinstall-mode letters (Windows Installer REINSTALLMODE, file part). */
@@ -58,6 +70,8 @@ struct setup_ctx {
 	char *log_file;             /* its path, for messages */
 	unsigned mode;              /* SETUP_MODE_* */
 	volatile int *cancel;       /* set by SIGINT/SIGTERM */
+	uint64_t total_bytes, placed_bytes;   /* progress of the current install */
+	int placed_items;
 };
 
 /* ---- context, lock, log (setup_ctx.c) ---- */

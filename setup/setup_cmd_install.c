@@ -53,6 +53,15 @@ static int check_cancel(struct err *e, const char *when)
 	return 0;
 }
 
+static void progress(const struct setup_opts *o, const char *phase, const char *item,
+		     uint64_t bytes_done, uint64_t bytes_total, int done, int total)
+{
+	struct setup_progress p = { phase, item, bytes_done, bytes_total, done, total };
+
+	if (o->progress)
+		o->progress(o->progress_ctx, &p);
+}
+
 /* Create the parents of path (target system path), journaling each new one
  * before it is made so rollback removes exactly what we created. */
 static int make_parents(struct setup_ctx *c, struct setup_txn *t, const char *path, struct err *e)
@@ -210,6 +219,9 @@ static int stage_files(struct setup_ctx *c, struct setup_txn *t, const struct ma
 				err_errno(e, "cannot set the mode of '%s'", tmp);
 				bad = 1;
 			}
+			c->placed_bytes += got.items[j].size;
+			c->placed_items++;
+			progress(c->o, "files", o->path, c->placed_bytes, c->total_bytes, c->placed_items, t->nops);
 			mem_free(real);
 			mem_free(tmp);
 		}
@@ -381,6 +393,7 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 	struct setup_ctx c;
 	struct setup_opts oo = *o;
 	struct manifest *m = NULL, *ans = NULL;
+	const struct manifest *answers = NULL;
 	struct setup_plan p;
 	struct setup_txn t;
 	struct setup_product prev;
@@ -400,8 +413,9 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 		manifest_free(m);
 		return err_set(e, ERR_CLASS_USAGE, "'%s' holds a service pack; apply it with 'setup sp apply --media %s'", o->media, o->media);
 	}
-	if (!a->product && setup_answers_load(&oo, m, &ans, e))
+	if (!a->product && !o->answers_m && setup_answers_load(&oo, m, &ans, e))
 		goto out_nolock;
+	answers = o->answers_m ? o->answers_m : ans;
 	if (setup_ctx_open(&c, &oo, a->op, e))
 		goto out;
 	catch_signals(&c);
@@ -423,8 +437,8 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 		chosen = &comps;
 		install_dir = prev.install_dir;
 	} else {
-		install_dir = ans->answers.install_dir ? ans->answers.install_dir : m->product.default_dir;
-		chosen = ans->answers.components_set ? &ans->answers.components : NULL;
+		install_dir = answers->answers.install_dir ? answers->answers.install_dir : m->product.default_dir;
+		chosen = answers->answers.components_set ? (struct manifest_list *)&answers->answers.components : NULL;
 		if (have_prev && strcmp(prev.install_dir, install_dir) != 0) {
 			err_set(e, ERR_CLASS_USAGE, "%s is already installed in '%s'; uninstall it first to install it in '%s'",
 				m->product.name, prev.install_dir, install_dir);
@@ -477,6 +491,8 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 	if (setup_txn_begin(&c, &t, e))
 		goto out;
 	journaled = 1;
+	c.total_bytes = p.bytes;
+	progress(o, "staging", NULL, 0, p.bytes, 0, t.nops);
 	if (check_cancel(e, "before copying files") || stage_files(&c, &t, m, &p, o->media, e))
 		goto rollback;
 	if (check_cancel(e, "before switching files in") || setup_txn_apply(&c, &t, e))
@@ -502,6 +518,7 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 				mem_free(order);
 				goto rollback;
 			}
+			progress(o, "registration", it->path, p.bytes, p.bytes, k, n);
 			if (setup_register_module(&c, &t, m, o->media, it->f, it->path, &repaired, e)) {
 				if (it->f->flags & MANIFEST_FILE_DEFER) {
 					setup_log(&c, 1, "registration of %s is deferred (flag 'defer'): %s; 'setup recover' retries it",
@@ -555,6 +572,7 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 		err_errno(e, "cannot read the media manifest '%s' to record it", m->path);
 		goto rollback;
 	}
+	progress(o, "commit", NULL, p.bytes, p.bytes, t.nops, t.nops);
 	if (check_cancel(e, "before commit") || setup_state_begin(&c, e))
 		goto rollback;
 	{
@@ -619,6 +637,7 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 	/* STATE: committed; only cleanup remains (recovery would finish it). */
 	if (setup_txn_finish(&c, &t, e))
 		goto out;
+	progress(o, "done", NULL, p.bytes, p.bytes, t.nops, t.nops);
 	setup_log(&c, 1, "%s of %s complete%s; log: %s", a->op, m->product.name,
 		  pending ? " with registrations pending" : "", c.log_file);
 	if (o->json)
