@@ -217,12 +217,60 @@ static void test_hresult_names(void **state)
 	assert_non_null(strstr(buf, "Win32 error 2"));
 }
 
+static void test_allocation_failures_roll_back_cleanly(void **state)
+{
+	struct fx *f = *state;
+	struct reg_writes w;
+	struct err e;
+	char *before;
+	int failed = 0, passed = 0;
+
+	seed(f->s);
+	before = dump(f->s);
+	reg_writes_init(&w);
+	make_writes(&w);
+	for (unsigned long n = 1; n < 400 && passed < 3; n++) {
+		int rc;
+		char *now;
+		assert_int_equal(reg_store_begin(f->s, &e), 0);
+		mem_fail_at(n, 0);
+		rc = reg_writes_apply(f->s, "/m/mod.so", &w, NULL, &e);
+		mem_fail_at(0, 0);
+		if (rc < 0) {
+			failed++;
+			assert_true(err_is_set(&e));
+			assert_int_equal(reg_store_rollback(f->s, &e), 0);
+		} else {
+			passed++;
+			assert_int_equal(reg_store_commit(f->s, &e), 0);
+			assert_int_equal(reg_store_begin(f->s, &e), 0);
+			mem_fail_at(n, 0);
+			rc = reg_capture_undo(f->s, "/m/mod.so", 0, NULL, &e);
+			mem_fail_at(0, 0);
+			if (rc < 0) {
+				assert_int_equal(reg_store_rollback(f->s, &e), 0);
+				assert_int_equal(reg_capture_undo(f->s, "/m/mod.so", 0, NULL, &e), 0);
+			} else {
+				assert_int_equal(reg_store_commit(f->s, &e), 0);
+			}
+		}
+		now = dump(f->s);
+		assert_string_equal(before, now);
+		free(now);
+	}
+	assert_true(failed > 0);
+	assert_true(passed > 0);
+	free(before);
+	reg_writes_destroy(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_apply_then_undo_restores_exactly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_of_caller_txn_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undo_leaves_later_changes_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_allocation_failures_roll_back_cleanly, setup, teardown),
 		cmocka_unit_test(test_wire_format_round_trip_and_garbage),
 		cmocka_unit_test(test_hresult_names),
 	};
