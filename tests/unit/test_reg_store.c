@@ -201,6 +201,30 @@ static void test_backup_restore_and_second_connection(void **state)
 	assert_int_equal(reg_key_exists(f->s, "HKLM\\B", &e), 1);
 }
 
+static void test_snapshot_reads_store_and_writes_nothing_back(void **state)
+{
+	struct fx *f = *state;
+	struct err e;
+	struct reg_store *snap;
+	struct reg_value v;
+	assert_int_equal(reg_key_create(f->s, "HKLM\\Snap\\Sub", NULL, &e), 0);
+	assert_int_equal(reg_value_set(f->s, "HKLM\\Snap", "v", SK_REG_SZ, "1", 2, &e), 0);
+	/* Open transaction on the file store: the snapshot sees committed data. */
+	assert_int_equal(reg_store_begin(f->s, &e), 0);
+	assert_int_equal(reg_value_set(f->s, "HKLM\\Snap", "uncommitted", SK_REG_SZ, "1", 2, &e), 0);
+	assert_int_equal(reg_store_open(&snap, f->dir, REG_STORE_SNAPSHOT, &e), 0);
+	assert_int_equal(reg_store_rollback(f->s, &e), 0);
+	assert_int_equal(reg_value_get(snap, "HKLM\\Snap", "v", &v, &e), 1);
+	reg_value_destroy(&v);
+	assert_int_equal(reg_value_get(snap, "HKLM\\Snap", "uncommitted", &v, &e), 0);
+	assert_int_equal(reg_key_exists(snap, "HKLM\\Snap\\Sub", &e), 1);
+	assert_int_equal(reg_key_delete_tree(snap, "HKLM\\Snap", &e), 0);
+	assert_int_equal(reg_key_create(snap, "HKLM\\Other", NULL, &e), 0);
+	reg_store_close(snap);
+	assert_int_equal(reg_key_exists(f->s, "HKLM\\Snap\\Sub", &e), 1);
+	assert_int_equal(reg_key_exists(f->s, "HKLM\\Other", &e), 0);
+}
+
 static void test_allocation_failures(void **state)
 {
 	struct fx *f = *state;
@@ -227,6 +251,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_typed_values_and_default, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_tree_spares_prefix_siblings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_restore_and_second_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_reads_store_and_writes_nothing_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
