@@ -144,6 +144,35 @@ int64_t setup_state_reg_mark(struct setup_ctx *c, struct err *e);
  * keys that earlier ones created). */
 int setup_state_sort_by_capture(struct setup_ctx *c, char **modules, int n, struct err *e);
 void setup_strv_free(char **v, int n);
+/* Service packs applied to a product (newest first), the files each
+ * changed (backup NULL: the pack added the file; rec: the product's file
+ * row before the pack when had_rec) and the modules whose registry
+ * captures above reg_mark belong to the pack. */
+struct setup_sp_rec {
+	int level, prev_level;
+	char *name, *prev_version, *new_version;
+	int64_t reg_mark;
+};
+struct setup_sp_file {
+	char *backup;               /* path on the target system, or NULL */
+	int had_rec;
+	struct setup_file_rec rec;  /* rec.path is always set */
+};
+void setup_sp_rec_destroy(struct setup_sp_rec *r);
+void setup_sp_file_destroy(struct setup_sp_file *f);
+int setup_state_sp_put(struct setup_ctx *c, const char *product, const struct setup_sp_rec *r, struct err *e);
+int setup_state_sps(struct setup_ctx *c, const char *product, struct setup_sp_rec **out, int *n, struct err *e);
+int setup_state_sp_file_put(struct setup_ctx *c, const char *product, int level, const char *path, const char *backup,
+			    const struct setup_file_rec *prev, struct err *e);
+int setup_state_sp_files(struct setup_ctx *c, const char *product, int level, struct setup_sp_file **out, int *n,
+			 struct err *e);
+int setup_state_sp_module_put(struct setup_ctx *c, const char *product, int level, const char *module, struct err *e);
+int setup_state_sp_modules(struct setup_ctx *c, const char *product, int level, char ***mods, int *n, struct err *e);
+int setup_state_sp_delete(struct setup_ctx *c, const char *product, int level, struct err *e);
+/* Directories a pack created, in creation order. */
+int setup_state_sp_dir_put(struct setup_ctx *c, const char *product, int level, int seq, const char *path, struct err *e);
+int setup_state_sp_dirs(struct setup_ctx *c, const char *product, int level, char ***paths, int *n, struct err *e);
+int setup_state_dir_delete(struct setup_ctx *c, const char *product, const char *path, struct err *e);
 
 /* ---- the journal (setup_state.c) and transactions (setup_txn.c) ---- */
 
@@ -255,6 +284,11 @@ int setup_cmd_verify(const struct setup_opts *o, const char *product, struct err
 int setup_cmd_status(const struct setup_opts *o, struct err *e);
 int setup_cmd_recover(const struct setup_opts *o, struct err *e);
 int setup_cmd_validate(const char *path, struct err *e);
+/* setup_cmd_sp.c: `setup sp apply --media DIR`, `setup sp remove PRODUCT [LEVEL]`. */
+int setup_cmd_sp_apply(const struct setup_opts *o, struct err *e);
+int setup_cmd_sp_remove(const struct setup_opts *o, const char *product, int level, struct err *e);
+/* Bytes held in product's service-pack backup store (for status). */
+int setup_sp_backup_usage(struct setup_ctx *c, const char *product, uint64_t *bytes, struct err *e);
 
 /* Shared by the commands (setup_media.c): open and verify media, load its
  * manifest; load the answer file. */

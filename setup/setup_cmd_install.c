@@ -383,6 +383,29 @@ out:
 	return rc;
 }
 
+/* Start type of each service of m for this install: -1 when it is not
+ * installed (external, or its component is not selected), else the
+ * answer file's [service NAME] start_type or the definition's. */
+static int *service_types(const struct manifest *m, const struct setup_plan *p, const struct manifest *answers)
+{
+	int *types = mem_array((size_t)m->nservices + 1, sizeof(int));
+
+	if (!types)
+		return NULL;
+	for (int i = 0; i < m->nservices; i++) {
+		const struct manifest_service *s = &m->services[i];
+		const struct manifest_component *comp = s->component ? manifest_component_find(m, s->component) : NULL;
+
+		types[i] = (int)s->start_type;
+		if (s->external || (comp && !p->selected[comp - m->components]))
+			types[i] = -1;
+		for (int k = 0; answers && types[i] > 0 && k < answers->nservice_answers; k++)
+			if (strcmp(answers->service_answers[k].name, s->name) == 0 && answers->service_answers[k].start_type)
+				types[i] = answers->service_answers[k].start_type;
+	}
+	return types;
+}
+
 struct install_args {
 	const char *op;            /* "install" or "repair" */
 	const char *product;       /* repair: the installed product */
@@ -401,10 +424,13 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 	const char *install_dir;
 	int rc = -1, journaled = 0, have_prev = 0, pending = 0, ncount[5] = { 0 };
 	char *manifest_text = NULL;
+	struct setup_services sv;
+	int *svc_types = NULL;
 
 	memset(&p, 0, sizeof(p));
 	memset(&t, 0, sizeof(t));
 	memset(&prev, 0, sizeof(prev));
+	memset(&sv, 0, sizeof(sv));
 	if (strcmp(a->op, "repair") == 0)
 		oo.reinstall_mode = "c";
 	if (setup_media_load(&oo, &m, e))
@@ -491,6 +517,14 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 	if (setup_txn_begin(&c, &t, e))
 		goto out;
 	journaled = 1;
+	if (setup_services_init(&sv, &c, m, install_dir, a->op, t.id, e) ||
+	    !(svc_types = service_types(m, &p, answers))) {
+		if (!err_is_set(e))
+			err_nomem(e, "preparing services");
+		goto rollback;
+	}
+	if (setup_extensions_run(&c, m, MANIFEST_POINT_BEFORE_FILES, p.selected, install_dir, a->op, t.id, e))
+		goto rollback;
 	c.total_bytes = p.bytes;
 	progress(o, "staging", NULL, 0, p.bytes, 0, t.nops);
 	if (check_cancel(e, "before copying files") || stage_files(&c, &t, m, &p, o->media, e))
@@ -498,6 +532,8 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 	if (check_cancel(e, "before switching files in") || setup_txn_apply(&c, &t, e))
 		goto rollback;
 	setup_log(&c, 1, "files in place: %d installed, %d replaced", ncount[SETUP_INSTALL], ncount[SETUP_REPLACE]);
+	if (setup_extensions_run(&c, m, MANIFEST_POINT_AFTER_FILES, p.selected, install_dir, a->op, t.id, e))
+		goto rollback;
 
 	/* Registration, in dependency order. */
 	{
@@ -537,6 +573,12 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 		mem_free(order);
 	}
 	if (check_cancel(e, "before writing registry entries") || write_product_registry(&c, &t, m, &p, e))
+		goto rollback;
+	if (setup_extensions_run(&c, m, MANIFEST_POINT_AFTER_REGISTRATION, p.selected, install_dir, a->op, t.id, e))
+		goto rollback;
+	/* Services, in solved order; undone (stopped) if anything below fails. */
+	if (answers && answers->answers.start_services &&
+	    (check_cancel(e, "before starting services") || setup_services_start_set(&sv, NULL, svc_types, e)))
 		goto rollback;
 
 	/* Commit: the state says installed, the journal says committed. */
@@ -631,10 +673,14 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 		for (int i = 0; i < t.ndirs; i++)
 			if (setup_state_dir_put(&c, m->product.code, t.dirs[i], e))
 				goto rollback_sql;
+		for (int i = 0; i < m->nservices; i++)
+			if (svc_types[i] > 0 && setup_state_service_put(&c, m->product.code, m->services[i].name, svc_types[i], e))
+				goto rollback_sql;
 		if (setup_txn_mark_committed(&c, &t, e) || setup_state_commit(&c, e))
 			goto rollback_sql;
 	}
 	/* STATE: committed; only cleanup remains (recovery would finish it). */
+	setup_services_keep(&sv);
 	if (setup_txn_finish(&c, &t, e))
 		goto out;
 	progress(o, "done", NULL, p.bytes, p.bytes, t.nops, t.nops);
@@ -655,6 +701,9 @@ rollback:
 		struct err re;
 
 		setup_log(&c, 1, "%s failed: %s", a->op, e->msg);
+		/* Stop what we started while its files are still there. */
+		if (setup_services_undo(&sv, &re))
+			setup_log(&c, 1, "rollback of services: %s", re.msg);
 		if (journaled && setup_txn_rollback(&c, &t, &re) != 0) {
 			err_prefix(e, "%s failed and the rollback failed too (%s); run 'setup recover'", a->op, re.msg);
 			goto out;
@@ -665,6 +714,8 @@ rollback:
 		setup_log(&c, 1, "rolled back; log: %s", c.log_file);
 	}
 out:
+	setup_services_destroy(&sv);
+	mem_free(svc_types);
 	setup_ctx_close(&c);
 out_nolock:
 	mem_free(manifest_text);

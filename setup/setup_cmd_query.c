@@ -208,10 +208,13 @@ int setup_cmd_status(const struct setup_opts *o, struct err *e)
 		struct setup_product p;
 		struct setup_file_rec *files = NULL;
 		char **pend = NULL;
-		int nf = 0, np = 0;
+		struct setup_sp_rec *sps = NULL;
+		uint64_t spbytes = 0;
+		int nf = 0, np = 0, nsp = 0;
 
 		if (setup_state_product(&c, codes[i], &p, e) <= 0 || setup_state_files(&c, codes[i], &files, &nf, e) ||
-		    setup_state_pending(&c, codes[i], &pend, &np, e)) {
+		    setup_state_pending(&c, codes[i], &pend, &np, e) || setup_state_sps(&c, codes[i], &sps, &nsp, e) ||
+		    setup_sp_backup_usage(&c, codes[i], &spbytes, e)) {
 			setup_product_destroy(&p);
 			goto out;
 		}
@@ -231,12 +234,25 @@ int setup_cmd_status(const struct setup_opts *o, struct err *e)
 				printf(k ? "," : "");
 				setup_json_str(stdout, pend[k]);
 			}
-			printf("]}");
+			printf("],\"service_packs\":[");
+			for (int k = 0; k < nsp; k++) {
+				printf("%s{\"level\":%d,\"name\":", k ? "," : "", sps[k].level);
+				setup_json_str(stdout, sps[k].name);
+				printf(",\"version\":");
+				setup_json_str(stdout, sps[k].new_version);
+				printf(",\"removable\":%s}", k == 0 ? "true" : "false");
+			}
+			printf("],\"sp_backup_bytes\":%llu}", (unsigned long long)spbytes);
 		} else {
 			printf("%s (%s) %s%s%s\n  installed in: %s\n  components:   %s\n  files:        %d\n",
 			       p.name, p.code, p.version, p.level ? " SP" : "", "", p.install_dir, p.components, nf);
 			if (p.level)
 				printf("  service pack: SP%d\n", p.level);
+			for (int k = 0; k < nsp; k++)
+				printf("%s%sSP%d%s", k ? "" : "  removable:    ", k ? ", " : "", sps[k].level, k == nsp - 1 ? "\n" : "");
+			if (nsp)
+				printf("  sp backups:   %llu bytes (newest pack first: 'setup sp remove %s')\n",
+				       (unsigned long long)spbytes, p.code);
 			for (int k = 0; k < np; k++)
 				printf("  pending registration: %s\n", pend[k]);
 		}
@@ -244,6 +260,9 @@ int setup_cmd_status(const struct setup_opts *o, struct err *e)
 			setup_file_rec_destroy(&files[k]);
 		mem_free(files);
 		setup_strv_free(pend, np);
+		for (int k = 0; k < nsp; k++)
+			setup_sp_rec_destroy(&sps[k]);
+		mem_free(sps);
 		setup_product_destroy(&p);
 	}
 	if (o->json)

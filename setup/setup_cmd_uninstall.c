@@ -30,7 +30,9 @@ int setup_cmd_uninstall(const struct setup_opts *o, const char *product, struct 
 	struct setup_txn t;
 	char **dirs = NULL, **modules = NULL;
 	int nfiles = 0, ndirs = 0, nmodules = 0, rc = -1, journaled = 0, found;
+	struct setup_services sv;
 
+	memset(&sv, 0, sizeof(sv));
 	memset(&t, 0, sizeof(t));
 	memset(&prod, 0, sizeof(prod));
 	if (setup_ctx_open(&c, o, "uninstall", e))
@@ -105,6 +107,12 @@ int setup_cmd_uninstall(const struct setup_opts *o, const char *product, struct 
 	for (int i = ndirs - 1; i >= 0; i--)   /* listed deepest first */
 		if (setup_txn_note_dir(&c, &t, dirs[i], e))
 			goto rollback;
+	/* The before-uninstall extensions, then the services stop (reverse
+	 * start order) while their files are still in place. */
+	if (setup_extensions_run(&c, m, MANIFEST_POINT_BEFORE_UNINSTALL, NULL, prod.install_dir, "uninstall", t.id, e) ||
+	    setup_services_init(&sv, &c, m, prod.install_dir, "uninstall", t.id, e) ||
+	    setup_services_stop_set(&sv, NULL, e))
+		goto rollback;
 
 	/* Give each module's DllUnregisterServer its say while it is still on
 	 * disk; its writes are discarded, the captures decide what goes. */
@@ -158,9 +166,11 @@ int setup_cmd_uninstall(const struct setup_opts *o, const char *product, struct 
 				  conflicts, conflicts == 1 ? "" : "s");
 	}
 	if (setup_state_dirs_hand_over(&c, product, e) || setup_state_product_delete(&c, product, e) ||
+	    setup_state_services_delete(&c, product, e) ||
 	    setup_txn_mark_committed(&c, &t, e) || setup_state_commit(&c, e))
 		goto rollback_sql;
 	/* STATE: committed; cleanup (drop T.setupkit-old, remove empty dirs) remains. */
+	setup_services_keep(&sv);
 	if (setup_txn_finish(&c, &t, e))
 		goto out;
 	setup_log(&c, 1, "uninstalled %s; log: %s", prod.name, c.log_file);
@@ -172,13 +182,18 @@ rollback:
 	{
 		struct err re;
 
-		if (journaled && setup_txn_rollback(&c, &t, &re) != 0)
+		if (journaled && setup_txn_rollback(&c, &t, &re) != 0) {
 			err_prefix(e, "uninstall failed and the rollback failed too (%s); run 'setup recover'", re.msg);
-		else
+		} else {
+			/* Files are back: start again what we stopped. */
+			if (setup_services_undo(&sv, &re))
+				setup_log(&c, 1, "rollback of services: %s", re.msg);
 			err_prefix(e, "uninstall of %s failed and was rolled back; it is still installed. Cause", product);
+		}
 		e->cls = ERR_CLASS_ROLLEDBACK;
 	}
 out:
+	setup_services_destroy(&sv);
 	for (int i = 0; i < nfiles; i++)
 		setup_file_rec_destroy(&files[i]);
 	mem_free(files);

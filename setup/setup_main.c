@@ -25,6 +25,8 @@ static const char usage[] =
 	"  repair PRODUCT --media DIR              reinstall missing or corrupt files, re-register modules\n"
 	"  verify [PRODUCT]                        check every installed file and registration\n"
 	"  status                                  installed products, levels, pending registrations\n"
+	"  sp apply --media DIR                    apply a service pack (one transaction; removable)\n"
+	"  sp remove PRODUCT [LEVEL]               remove the most recent service pack exactly\n"
 	"  recover                                 finish or undo an interrupted transaction\n"
 	"  validate FILE                           check a product definition, manifest or answer file\n"
 	"\n"
@@ -186,6 +188,24 @@ int main(int argc, char **argv)
 		} else if (strcmp(cmd, "recover") == 0) {
 			ARGS(1);
 			rc = setup_cmd_recover(&o, &e);
+		} else if (strcmp(cmd, "sp") == 0 && nw >= 2 && strcmp(words[1], "apply") == 0) {
+			if (nw != 2 || !o.media) {
+				fprintf(stderr, "setup sp apply: needs --media DIR and no other argument\n");
+				return ERR_EXIT_USAGE;
+			}
+			rc = setup_cmd_sp_apply(&o, &e);
+		} else if (strcmp(cmd, "sp") == 0 && nw >= 3 && strcmp(words[1], "remove") == 0) {
+			char *end = NULL;
+			long lv = nw == 4 ? strtol(words[3][0] == 'S' || words[3][0] == 's' ? words[3] + 2 : words[3], &end, 10) : 0;
+
+			if (nw > 4 || (nw == 4 && (!end || *end || lv <= 0 || lv > 65535))) {
+				fprintf(stderr, "setup sp remove: expected PRODUCT [LEVEL] (a level like 3 or SP3)\n");
+				return ERR_EXIT_USAGE;
+			}
+			rc = setup_cmd_sp_remove(&o, words[2], (int)lv, &e);
+		} else if (strcmp(cmd, "sp") == 0) {
+			fprintf(stderr, "setup sp: expected 'apply --media DIR' or 'remove PRODUCT [LEVEL]'\n%s", usage);
+			return ERR_EXIT_USAGE;
 		} else if (strcmp(cmd, "validate") == 0) {
 			ARGS(2);
 			rc = setup_cmd_validate(words[1], &e);

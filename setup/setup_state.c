@@ -30,7 +30,19 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS sk_txn_op(txn INTEGER, seq INTEGER, kind INTEGER, path TEXT,"
 	" old_exists INTEGER, keep TEXT, mode INTEGER, PRIMARY KEY(txn, seq));"
 	"CREATE TABLE IF NOT EXISTS sk_txn_dir(txn INTEGER, seq INTEGER, path TEXT, PRIMARY KEY(txn, seq));"
-	"CREATE TABLE IF NOT EXISTS sk_txn_module(txn INTEGER, module TEXT, PRIMARY KEY(txn, module));";
+	"CREATE TABLE IF NOT EXISTS sk_txn_module(txn INTEGER, module TEXT, PRIMARY KEY(txn, module));"
+	/* Service packs applied, what each replaced (backup NULL: the pack
+	 * added the file) and the sk_file row before it, and the modules whose
+	 * captures above reg_mark belong to the pack. */
+	"CREATE TABLE IF NOT EXISTS sk_sp(product TEXT, level INTEGER, name TEXT, prev_level INTEGER,"
+	" prev_version TEXT, new_version TEXT, reg_mark INTEGER, PRIMARY KEY(product, level));"
+	"CREATE TABLE IF NOT EXISTS sk_sp_file(product TEXT, level INTEGER, path TEXT, backup TEXT,"
+	" had_rec INTEGER, file_id TEXT, component TEXT, size INTEGER, sha256 TEXT, mode INTEGER,"
+	" version TEXT, flags INTEGER, PRIMARY KEY(product, level, path));"
+	"CREATE TABLE IF NOT EXISTS sk_sp_module(product TEXT, level INTEGER, module TEXT,"
+	" PRIMARY KEY(product, level, module));"
+	"CREATE TABLE IF NOT EXISTS sk_sp_dir(product TEXT, level INTEGER, seq INTEGER, path TEXT,"
+	" PRIMARY KEY(product, level, seq));";
 
 static sqlite3 *db(struct setup_ctx *c)
 {
@@ -226,7 +238,9 @@ int setup_state_product_delete(struct setup_ctx *c, const char *code, struct err
 	static const char *const sql[] = {
 		"DELETE FROM sk_product WHERE code = ?", "DELETE FROM sk_file WHERE product = ?",
 		"DELETE FROM sk_backup WHERE product = ?", "DELETE FROM sk_dir WHERE product = ?",
-		"DELETE FROM sk_pending WHERE product = ?", NULL,
+		"DELETE FROM sk_pending WHERE product = ?", "DELETE FROM sk_sp WHERE product = ?",
+		"DELETE FROM sk_sp_file WHERE product = ?", "DELETE FROM sk_sp_module WHERE product = ?",
+		"DELETE FROM sk_sp_dir WHERE product = ?", NULL,
 	};
 
 	for (int i = 0; sql[i]; i++)
@@ -600,4 +614,189 @@ int setup_journal_forget(struct setup_ctx *c, int64_t id, struct err *e)
 		if (run(c, e, prep(c, e, sql[i], "l", id), "cannot clear the journal"))
 			return -1;
 	return 0;
+}
+
+/* ---- service packs --------------------------------------------------------- */
+
+void setup_sp_rec_destroy(struct setup_sp_rec *r)
+{
+	mem_free(r->name);
+	mem_free(r->prev_version);
+	mem_free(r->new_version);
+	memset(r, 0, sizeof(*r));
+}
+
+void setup_sp_file_destroy(struct setup_sp_file *f)
+{
+	mem_free(f->backup);
+	setup_file_rec_destroy(&f->rec);
+	memset(f, 0, sizeof(*f));
+}
+
+int setup_state_sp_put(struct setup_ctx *c, const char *product, const struct setup_sp_rec *r, struct err *e)
+{
+	return run(c, e, prep(c, e, "INSERT OR REPLACE INTO sk_sp VALUES(?,?,?,?,?,?,?)", "sisissl", product, r->level,
+			      r->name, r->prev_level, r->prev_version, r->new_version, r->reg_mark),
+		   "cannot record the service pack");
+}
+
+int setup_state_sps(struct setup_ctx *c, const char *product, struct setup_sp_rec **out, int *n, struct err *e)
+{
+	sqlite3_stmt *st = prep(c, e, "SELECT level, name, prev_level, prev_version, new_version, reg_mark FROM sk_sp"
+				" WHERE product = ? ORDER BY level DESC", "s", product);
+	struct setup_sp_rec *v = NULL;
+	int k = 0, rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct setup_sp_rec *g = mem_realloc_array(v, (size_t)k + 1, sizeof(*v));
+
+		if (!g) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		v = g;
+		memset(&v[k], 0, sizeof(v[k]));
+		v[k].level = sqlite3_column_int(st, 0);
+		v[k].name = col(st, 1);
+		v[k].prev_level = sqlite3_column_int(st, 2);
+		v[k].prev_version = col(st, 3);
+		v[k].new_version = col(st, 4);
+		v[k].reg_mark = sqlite3_column_int64(st, 5);
+		k++;
+		if (!v[k - 1].name || !v[k - 1].prev_version || !v[k - 1].new_version) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		for (int i = 0; i < k; i++)
+			setup_sp_rec_destroy(&v[i]);
+		mem_free(v);
+		return rc == SQLITE_NOMEM ? err_nomem(e, "reading the service packs") : sql_err(c, e, "cannot read the service packs");
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int setup_state_sp_file_put(struct setup_ctx *c, const char *product, int level, const char *path, const char *backup,
+			    const struct setup_file_rec *prev, struct err *e)
+{
+	sqlite3_stmt *st = prep(c, e, "INSERT OR REPLACE INTO sk_sp_file VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", "sissi",
+				product, level, path, backup, prev ? 1 : 0);
+
+	if (!st)
+		return -1;
+	if (prev) {
+		sqlite3_bind_text(st, 6, prev->file_id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 7, prev->component, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 8, (int64_t)prev->size);
+		sqlite3_bind_text(st, 9, prev->sha256, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 10, (int)prev->mode);
+		sqlite3_bind_text(st, 11, prev->version, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 12, (int)prev->flags);
+	}
+	return run(c, e, st, "cannot record a service pack's file");
+}
+
+int setup_state_sp_files(struct setup_ctx *c, const char *product, int level, struct setup_sp_file **out, int *n,
+			 struct err *e)
+{
+	sqlite3_stmt *st = prep(c, e, "SELECT path, backup, had_rec, file_id, component, size, sha256, mode, version, flags"
+				" FROM sk_sp_file WHERE product = ? AND level = ? ORDER BY path", "si", product, level);
+	struct setup_sp_file *v = NULL;
+	int k = 0, rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct setup_sp_file *g = mem_realloc_array(v, (size_t)k + 1, sizeof(*v));
+		struct setup_sp_file *f;
+
+		if (!g) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		v = g;
+		f = &v[k++];
+		memset(f, 0, sizeof(*f));
+		f->rec.path = col(st, 0);
+		f->backup = sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : col(st, 1);
+		f->had_rec = sqlite3_column_int(st, 2);
+		f->rec.product = mem_strdup(product);
+		f->rec.file_id = col(st, 3);
+		f->rec.component = col(st, 4);
+		f->rec.size = (uint64_t)sqlite3_column_int64(st, 5);
+		f->rec.sha256 = col(st, 6);
+		f->rec.mode = (unsigned)sqlite3_column_int(st, 7);
+		f->rec.version = col(st, 8);
+		f->rec.flags = (unsigned)sqlite3_column_int(st, 9);
+		if (!f->rec.path || !f->rec.product || !f->rec.file_id || !f->rec.component || !f->rec.sha256 ||
+		    !f->rec.version || (sqlite3_column_type(st, 1) != SQLITE_NULL && !f->backup)) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		for (int i = 0; i < k; i++)
+			setup_sp_file_destroy(&v[i]);
+		mem_free(v);
+		return rc == SQLITE_NOMEM ? err_nomem(e, "reading a service pack's files")
+			: sql_err(c, e, "cannot read a service pack's files");
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+int setup_state_sp_module_put(struct setup_ctx *c, const char *product, int level, const char *module, struct err *e)
+{
+	return run(c, e, prep(c, e, "INSERT OR IGNORE INTO sk_sp_module VALUES(?,?,?)", "sis", product, level, module),
+		   "cannot record a service pack's module");
+}
+
+int setup_state_sp_modules(struct setup_ctx *c, const char *product, int level, char ***mods, int *n, struct err *e)
+{
+	return strv_query(c, prep(c, e, "SELECT module FROM sk_sp_module WHERE product = ? AND level = ? ORDER BY module",
+				  "si", product, level), mods, n, e);
+}
+
+int setup_state_sp_delete(struct setup_ctx *c, const char *product, int level, struct err *e)
+{
+	static const char *const sql[] = {
+		"DELETE FROM sk_sp WHERE product = ? AND level = ?", "DELETE FROM sk_sp_file WHERE product = ? AND level = ?",
+		"DELETE FROM sk_sp_module WHERE product = ? AND level = ?", "DELETE FROM sk_sp_dir WHERE product = ? AND level = ?",
+		NULL,
+	};
+
+	for (int i = 0; sql[i]; i++)
+		if (run(c, e, prep(c, e, sql[i], "si", product, level), "cannot forget the service pack"))
+			return -1;
+	return 0;
+}
+
+int setup_state_sp_dir_put(struct setup_ctx *c, const char *product, int level, int seq, const char *path, struct err *e)
+{
+	return run(c, e, prep(c, e, "INSERT OR REPLACE INTO sk_sp_dir VALUES(?,?,?,?)", "siis", product, level, seq, path),
+		   "cannot record a service pack's directory");
+}
+
+int setup_state_sp_dirs(struct setup_ctx *c, const char *product, int level, char ***paths, int *n, struct err *e)
+{
+	return strv_query(c, prep(c, e, "SELECT path FROM sk_sp_dir WHERE product = ? AND level = ? ORDER BY seq",
+				  "si", product, level), paths, n, e);
+}
+
+int setup_state_dir_delete(struct setup_ctx *c, const char *product, const char *path, struct err *e)
+{
+	return run(c, e, prep(c, e, "DELETE FROM sk_dir WHERE product = ? AND path = ?", "ss", product, path),
+		   "cannot forget a directory");
 }

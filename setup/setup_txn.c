@@ -358,11 +358,11 @@ static int remove_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 	return 0;
 }
 
-/* Directories an install created go at rollback; those an uninstall
- * journaled (the product's) go at commit. */
+/* Directories an install created go at rollback; those an uninstall or a
+ * service pack's removal journaled (the product's, the pack's) go at commit. */
 static int dirs_go_at_commit(const struct setup_txn *t)
 {
-	return strcmp(t->op, "uninstall") == 0;
+	return strcmp(t->op, "uninstall") == 0 || strcmp(t->op, "sp-remove") == 0;
 }
 
 int setup_txn_finish(struct setup_ctx *c, struct setup_txn *t, struct err *e)

@@ -1,0 +1,182 @@
+#!/bin/sh
+# setup_sp.sh - service packs end to end on the sample product: apply SP1-SP4
+# in turn and remove them back to the base, each removal giving exactly the
+# root, registry and state of before the apply; SP4 straight on the base
+# (supersedence); refusals (older or equal level, not the most recent pack,
+# version out of range); a pack whose registration fails rolls back; removal
+# copies no file contents (inodes come back); kill -9 at every crash point
+# of an apply and of a removal, then `setup recover`.
+. "$(dirname "$0")/lib.sh"
+ANS=$SRC/manifests/examples/answers.ini
+build_media || { bad "build sample media"; finish; exit 1; }
+KEY=$T/keys/demo.pub
+for i in 1 2 3 4; do
+	build_media "$SRC/manifests/examples/sp$i.ini" "$T/sp$i" || bad "build sp$i media"
+done
+S() { "$SETUP" -q "$@"; }
+install() { S install --root "$1" --media "$T/media" --unattended "$ANS" --trusted-key "$KEY"; }
+apply() { S sp apply --root "$1" --media "$T/sp$2" --trusted-key "$KEY"; }
+remove() { S sp remove mailsuite --root "$1"; }
+inodes() { (cd "$1" && find . -path ./var -prune -o -type f -print | LC_ALL=C sort | xargs -d '\n' stat -c '%i %n'); }
+
+# --- apply SP1..SP4 in turn, then remove back to the base ----------------
+R=$(new_root stack)
+install "$R" || bad "install the base"
+snapshot "$R" "$T/l0.snap"
+inodes "$R" >"$T/l0.ino"
+for i in 1 2 3 4; do
+	check "apply SP$i" apply "$R" "$i"
+	snapshot "$R" "$T/l$i.snap"
+done
+S status --root "$R" >"$T/st" 2>&1
+contains "status shows the level" "$T/st" "service pack: SP4"
+contains "status lists the removable packs" "$T/st" "removable:    SP4, SP3, SP2, SP1"
+S status --root "$R" --json >"$T/st" 2>&1
+contains "status --json reports the backup space" "$T/st" '"sp_backup_bytes":'
+"$REGISTER" --root "$R" query 'HKLM\Software\Example\Mail Suite' >"$T/q" 2>&1
+contains "SP4's registry entry is written" "$T/q" "5.5.2448.4"
+expect_fail "an SP equal to the installed level is refused: exit 2" 2 apply "$R" 4
+contains "... saying what is installed and what the media is" "$T/check.out" "is installed at SP4 (version 5.5.2448.4); the media"
+expect_fail "an older SP is refused (no downgrade): exit 2" 2 apply "$R" 2
+contains "... naming the media's pack" "$T/check.out" "holds Service Pack 2 (SP2"
+expect_fail "removing SP2 under SP3 and SP4 is refused: exit 2" 2 S sp remove mailsuite 2 --root "$R"
+contains "... listing what must be removed first" "$T/check.out" "remove SP4, SP3 first"
+for i in 4 3 2 1; do
+	check "remove SP$i" remove "$R"
+	snapshot "$R" "$T/r.snap"
+	check "removing SP$i gives exactly the product before SP$i (files, registry, state)" cmp "$T/l$((i - 1)).snap" "$T/r.snap"
+done
+inodes "$R" >"$T/r.ino"
+check "removal copied no file contents: every file is its old inode again" cmp "$T/l0.ino" "$T/r.ino"
+check "the backups of removed packs are deleted" sh -c "[ -z \"\$(find '$R/var/lib/setupkit/sp-backup' -type f 2>/dev/null)\" ]"
+expect_fail "removing with no pack applied: exit 8" 8 remove "$R"
+check "uninstall after packs come and go" S uninstall mailsuite --root "$R"
+
+# --- supersedence: SP4 on the base ------------------------------------------
+R=$(new_root sp4)
+install "$R"
+check "SP4 applies directly on the base" apply "$R" 4
+S status --root "$R" >"$T/st" 2>&1
+contains "... and brings it to SP4" "$T/st" "service pack: SP4"
+snapshot "$R" "$T/direct4.snap"
+check "SP4 on the base: the files of SP1..SP4 in turn" sh -c "grep '^F' '$T/direct4.snap' >'$T/a'; grep '^F' '$T/l4.snap' >'$T/b'; cmp '$T/a' '$T/b'"
+check "remove SP4 from the base" remove "$R"
+snapshot "$R" "$T/r.snap"
+check "... gives exactly the base" cmp "$T/l0.snap" "$T/r.snap"
+R=$(new_root sp1on4)
+install "$R"
+apply "$R" 4
+expect_fail "SP1 on SP4 is refused: exit 2" 2 apply "$R" 1
+
+# --- a pack whose registration fails rolls back ------------------------------
+mkdir -p "$T/failsrc/spf"
+cp "$B/modules/fail_class.so" "$T/failsrc/spf/inetcomm.so"
+cat >"$T/spf.ini" <<'EOF'
+[setupkit]
+format = 2
+kind = servicepack
+
+[servicepack]
+product = mailsuite
+level = 2
+name = Broken Pack
+applies_to = 5.5.2448.0 - 5.5.2448.1
+new_version = 5.5.2448.2
+payload = spf
+
+[file inetcomm]
+component = imail
+source = spf/inetcomm.so
+dest = {sys}/inetcomm.so
+version = 5.5.2448.9
+flags = selfreg, shared
+
+[registry version]
+component = core
+key = HKLM\Software\Example\Mail Suite
+value = Version
+type = REG_SZ
+data = broken
+EOF
+mkdir -p "$T/keys"
+"$MKMEDIA" build "$T/spf.ini" --source "$T/failsrc" --out "$T/spf" --sign "$T/keys/demo.key" >/dev/null 2>&1 || bad "build the failing pack"
+R=$(new_root fail)
+install "$R"
+apply "$R" 1
+snapshot "$R" "$T/f0.snap"
+expect_fail "a pack whose module fails to register: exit 1 (rolled back)" 1 S sp apply --root "$R" --media "$T/spf" --trusted-key "$KEY"
+contains "... saying it is still at SP1" "$T/check.out" "it is still at SP1"
+snapshot "$R" "$T/f1.snap"
+check "... and the product is exactly as at SP1" cmp "$T/f0.snap" "$T/f1.snap"
+
+# --- kill -9 at every crash point of an apply and of a removal ---------------
+R0=$(new_root ref)
+install "$R0"
+apply "$R0" 1
+snapshot "$R0" "$T/c0.snap"
+SETUPKIT_FAULT_TRACE=$T/apply.trace apply "$R0" 2 >/dev/null 2>&1 || bad "reference apply"
+snapshot "$R0" "$T/c1.snap"
+SETUPKIT_FAULT_TRACE=$T/remove.trace remove "$R0" >/dev/null 2>&1 || bad "reference remove"
+R0=$(new_root ref4)
+install "$R0"
+snapshot "$R0" "$T/d0.snap"
+SETUPKIT_FAULT_TRACE=$T/apply4.trace apply "$R0" 4 >/dev/null 2>&1 || bad "reference apply of SP4"
+snapshot "$R0" "$T/d1.snap"
+SETUPKIT_FAULT_TRACE=$T/remove4.trace remove "$R0" >/dev/null 2>&1 || bad "reference remove of SP4"
+NA=$(wc -l <"$T/apply.trace")
+NR=$(wc -l <"$T/remove.trace")
+NA4=$(wc -l <"$T/apply4.trace")
+NR4=$(wc -l <"$T/remove4.trace")
+N=$((NA + NR + NA4 + NR4))
+echo "crash points: SP2 on SP1 apply $NA, remove $NR; SP4 on the base apply $NA4, remove $NR4"
+[ "$N" -ge 50 ] && ok "at least 50 crash points ($N)" || bad "only $N crash points"
+# One installed root at SP1 (and one at SP2) to copy for each point.
+P1=$(new_root proto1)
+install "$P1"
+apply "$P1" 1
+P2=$(new_root proto2)
+cp -a "$P1/." "$P2/"
+apply "$P2" 2
+P3=$(new_root proto3)
+install "$P3"
+P4=$(new_root proto4)
+cp -a "$P3/." "$P4/"
+apply "$P4" 4
+sweep() { # name proto before after N cmd...
+	name=$1 proto=$2 before=$3 after=$4 n=$5
+	shift 5
+	torn=0 sb=0 sa=0 k=1
+	while [ "$k" -le "$n" ]; do
+		r="$T/roots/$name-$k"
+		rm -rf "$r"
+		mkdir -p "$r"
+		cp -a "$proto/." "$r/"
+		# Module names and registry values of the copy still name the
+		# proto's path: the snapshot maps those to ROOT too.
+		SETUPKIT_CRASH_AT=$k "$@" "$r" >/dev/null 2>&1
+		S recover --root "$r" >/dev/null 2>&1
+		snapshot "$r" "$T/s.snap"
+		sed "s|$P1|ROOT|g; s|$P2|ROOT|g; s|$P3|ROOT|g; s|$P4|ROOT|g" "$T/s.snap" >"$T/s2.snap"
+		if cmp -s "$T/s2.snap" "$before"; then
+			sb=$((sb + 1))
+		elif cmp -s "$T/s2.snap" "$after"; then
+			sa=$((sa + 1))
+		else
+			torn=$((torn + 1))
+			echo "torn state after a crash at point $k of $name ($(sed -n "${k}p" "$T/$name.trace")):"
+			diff "$before" "$T/s2.snap" | head -10 | sed 's/^/     | /'
+		fi
+		rm -rf "$r"
+		k=$((k + 1))
+	done
+	echo "$name: $n points, $sb rolled back, $sa completed, $torn torn"
+	[ "$torn" -eq 0 ] && ok "$name: every crash point recovers to before or after" || bad "$name: $torn torn states"
+	[ "$sb" -gt 0 ] && [ "$sa" -gt 0 ] && ok "$name: crashes seen on both sides of the commit" || bad "$name: crash points did not cover both sides"
+}
+apply2() { apply "$1" 2; }
+sweep apply "$P1" "$T/c0.snap" "$T/c1.snap" "$NA" apply2
+sweep remove "$P2" "$T/c1.snap" "$T/c0.snap" "$NR" remove
+apply4() { apply "$1" 4; }
+sweep apply4 "$P3" "$T/d0.snap" "$T/d1.snap" "$NA4" apply4
+sweep remove4 "$P4" "$T/d1.snap" "$T/d0.snap" "$NR4" remove
+finish
