@@ -18,6 +18,7 @@
 
 #include "common/err.h"
 #include "manifests/manifest.h"
+#include "setup/setup_service.h"
 
 struct reg_store;
 
@@ -137,6 +138,11 @@ int setup_state_dirs_delete(struct setup_ctx *c, const char *product, struct err
 int setup_state_pending_put(struct setup_ctx *c, const char *product, const char *path, const char *reason, struct err *e);
 int setup_state_pending_delete(struct setup_ctx *c, const char *product, const char *path, struct err *e);
 int setup_state_pending(struct setup_ctx *c, const char *product, char ***paths, int *n, struct err *e);
+/* Installed services and their start type (MANIFEST_START_*); _type
+ * returns it, 0 when the service is not installed, -1 on error. */
+int setup_state_service_put(struct setup_ctx *c, const char *product, const char *name, int start_type, struct err *e);
+int setup_state_service_type(struct setup_ctx *c, const char *product, const char *name, struct err *e);
+int setup_state_services_delete(struct setup_ctx *c, const char *product, struct err *e);
 /* Highest registry capture id so far (the rollback mark). */
 int64_t setup_state_reg_mark(struct setup_ctx *c, struct err *e);
 /* Sort module names by their latest registry capture, newest first: the
@@ -289,6 +295,8 @@ int setup_cmd_sp_apply(const struct setup_opts *o, struct err *e);
 int setup_cmd_sp_remove(const struct setup_opts *o, const char *product, int level, struct err *e);
 /* Bytes held in product's service-pack backup store (for status). */
 int setup_sp_backup_usage(struct setup_ctx *c, const char *product, uint64_t *bytes, struct err *e);
+/* `setup services list|start|stop|restart [PRODUCT]` (setup_cmd_services.c). */
+int setup_cmd_services(const struct setup_opts *o, const char *verb, const char *product, struct err *e);
 
 /* Shared by the commands (setup_media.c): open and verify media, load its
  * manifest; load the answer file. */

@@ -29,6 +29,7 @@ static const char usage[] =
 	"  sp remove PRODUCT [LEVEL]               remove the most recent service pack exactly\n"
 	"  recover                                 finish or undo an interrupted transaction\n"
 	"  validate FILE                           check a product definition, manifest or answer file\n"
+	"  services list|start|stop|restart [PRODUCT]  show or control installed services in start order\n"
 	"\n"
 	"options:\n"
 	"  --root DIR            install into DIR instead of / (state in DIR/" SK_STATE_DIR ")\n"
@@ -206,6 +207,10 @@ int main(int argc, char **argv)
 		} else if (strcmp(cmd, "sp") == 0) {
 			fprintf(stderr, "setup sp: expected 'apply --media DIR' or 'remove PRODUCT [LEVEL]'\n%s", usage);
 			return ERR_EXIT_USAGE;
+		} else if (strcmp(cmd, "services") == 0) {
+			if (nw < 2 || nw > 3)
+				ARGS(2);
+			rc = setup_cmd_services(&o, words[1], nw == 3 ? words[2] : NULL, &e);
 		} else if (strcmp(cmd, "validate") == 0) {
 			ARGS(2);
 			rc = setup_cmd_validate(words[1], &e);

@@ -108,6 +108,10 @@ int setup_state_init(struct setup_ctx *c, struct err *e)
 {
 	if (sqlite3_exec(db(c), schema, NULL, NULL, NULL) != SQLITE_OK)
 		return sql_err(c, e, "cannot create the setup tables");
+	/* Installed services and their start type (setup_service.c). */
+	if (sqlite3_exec(db(c), "CREATE TABLE IF NOT EXISTS sk_service(product TEXT, name TEXT, start_type INTEGER,"
+			 " PRIMARY KEY(product, name));", NULL, NULL, NULL) != SQLITE_OK)
+		return sql_err(c, e, "cannot create the services table");
 	return 0;
 }
 
@@ -414,6 +418,33 @@ int setup_state_dirs_hand_over(struct setup_ctx *c, const char *product, struct 
 int setup_state_dirs_delete(struct setup_ctx *c, const char *product, struct err *e)
 {
 	return run(c, e, prep(c, e, "DELETE FROM sk_dir WHERE product = ?", "s", product), "cannot forget directories");
+}
+
+int setup_state_service_put(struct setup_ctx *c, const char *product, const char *name, int start_type, struct err *e)
+{
+	return run(c, e, prep(c, e, "INSERT OR REPLACE INTO sk_service VALUES(?,?,?)", "ssi", product, name, start_type),
+		   "cannot record a service");
+}
+
+int setup_state_services_delete(struct setup_ctx *c, const char *product, struct err *e)
+{
+	return run(c, e, prep(c, e, "DELETE FROM sk_service WHERE product = ?", "s", product), "cannot forget the services");
+}
+
+int setup_state_service_type(struct setup_ctx *c, const char *product, const char *name, struct err *e)
+{
+	sqlite3_stmt *st = prep(c, e, "SELECT start_type FROM sk_service WHERE product = ? AND name = ?", "ss", product, name);
+	int rc, v = 0;
+
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sql_err(c, e, "cannot read the services");
+	return v;
 }
 
 int setup_state_pending_put(struct setup_ctx *c, const char *product, const char *path, const char *reason, struct err *e)
