@@ -1,5 +1,5 @@
 # setup/: the engine and the setup tool.
-SETUP_SRCS := setup/setup_ctx.c setup/setup_state.c setup/setup_txn.c setup/setup_plan.c \
+SETUP_SRCS := setup/setup_wizard.c setup/setup_ctx.c setup/setup_state.c setup/setup_txn.c setup/setup_plan.c \
 	setup/setup_fileversion.c setup/setup_media.c setup/setup_register.c \
 	setup/setup_cmd_install.c setup/setup_cmd_uninstall.c setup/setup_cmd_query.c \
 	setup/setup_cmd_sp.c setup/setup_extension.c setup/setup_service.c setup/setup_cmd_services.c

@@ -50,6 +50,7 @@ struct setup_opts {
 	const struct manifest *answers_m; /* answers already loaded (wizard); else --unattended */
 	setup_progress_fn progress; /* may be NULL */
 	void *progress_ctx;
+	const char *save_answers;   /* wizard: --save-answers FILE */
 };
 
 /* Reinstall-mode letters (Windows Installer REINSTALLMODE, file part). */
@@ -290,6 +291,9 @@ int setup_cmd_verify(const struct setup_opts *o, const char *product, struct err
 int setup_cmd_status(const struct setup_opts *o, struct err *e);
 int setup_cmd_recover(const struct setup_opts *o, struct err *e);
 int setup_cmd_validate(const char *path, struct err *e);
+/* The terminal wizard, and install with a progress bar on stderr (setup_wizard.c). */
+int setup_cmd_wizard(const struct setup_opts *o, struct err *e);
+int setup_cmd_install_bar(const struct setup_opts *o, struct err *e);
 /* setup_cmd_sp.c: `setup sp apply --media DIR`, `setup sp remove PRODUCT [LEVEL]`. */
 int setup_cmd_sp_apply(const struct setup_opts *o, struct err *e);
 int setup_cmd_sp_remove(const struct setup_opts *o, const char *product, int level, struct err *e);

@@ -16,7 +16,8 @@
 #include "setup/setup.h"
 
 static const char usage[] =
-	"usage: setup COMMAND [OPTIONS]\n"
+	"usage: setup [OPTIONS]                    the wizard, on a terminal (see man setup)\n"
+	"       setup COMMAND [OPTIONS]\n"
 	"\n"
 	"commands:\n"
 	"  install --media DIR --unattended FILE   install a product from media\n"
@@ -35,6 +36,7 @@ static const char usage[] =
 	"  --root DIR            install into DIR instead of / (state in DIR/" SK_STATE_DIR ")\n"
 	"  --media DIR           the install media (holds " SK_MEDIA_MANIFEST ")\n"
 	"  --unattended FILE     answer file; never prompts\n"
+	"  --save-answers FILE   wizard: save the choices as an answer file\n"
 	"  --trusted-key FILE    verify the media with this public key (default: DIR/" SK_TRUSTED_KEYS_DIR "/*.pub)\n"
 	"  --allow-unsigned      accept media without a signature (logged)\n"
 	"  --reinstall-mode LET  Windows Installer letters p o e d c a (default o)\n"
@@ -51,12 +53,13 @@ static const char usage[] =
 	"7 out of memory; 8 no such product; 9 internal error; 10 success with registrations pending.\n";
 
 enum { O_ROOT = 256, O_MEDIA, O_UNATTENDED, O_TRUSTED, O_UNSIGNED, O_MODE, O_JSON, O_LOG, O_LOCKT,
-       O_RETRIES, O_TIMEOUT, O_HELP, O_VERSION };
+       O_RETRIES, O_TIMEOUT, O_HELP, O_VERSION, O_SAVE };
 
 static const struct option longopts[] = {
 	{ "root", required_argument, NULL, O_ROOT },
 	{ "media", required_argument, NULL, O_MEDIA },
 	{ "unattended", required_argument, NULL, O_UNATTENDED },
+	{ "save-answers", required_argument, NULL, O_SAVE },
 	{ "trusted-key", required_argument, NULL, O_TRUSTED },
 	{ "allow-unsigned", no_argument, NULL, O_UNSIGNED },
 	{ "reinstall-mode", required_argument, NULL, O_MODE },
@@ -110,6 +113,7 @@ int main(int argc, char **argv)
 		case O_ROOT: o.root = optarg; break;
 		case O_MEDIA: o.media = optarg; break;
 		case O_UNATTENDED: o.answers = optarg; break;
+		case O_SAVE: o.save_answers = optarg; break;
 		case O_TRUSTED: o.trusted_key = optarg; break;
 		case O_UNSIGNED: o.allow_unsigned = 1; break;
 		case O_MODE: o.reinstall_mode = optarg; break;
@@ -158,10 +162,14 @@ int main(int argc, char **argv)
 						"(manifests/examples/answers.ini shows an answer file), or 'setup --help'\n");
 				return ERR_EXIT_USAGE;
 			}
-			fprintf(stderr, "setup: the interactive wizard is not built yet; run 'setup install --media DIR --unattended ANSWERS'\n");
-			return ERR_EXIT_USAGE;
+			rc = setup_cmd_wizard(&o, &e);
+			goto done;
 		}
 		cmd = words[0];
+		if (o.save_answers) {
+			fprintf(stderr, "setup %s: --save-answers belongs to the wizard (run 'setup' with no command on a terminal)\n", cmd);
+			return ERR_EXIT_USAGE;
+		}
 #define ARGS(n) do { if (nw != (n)) { fprintf(stderr, "setup %s: expected %d argument%s\n%s", cmd, (n) - 1, (n) == 2 ? "" : "s", usage); return ERR_EXIT_USAGE; } } while (0)
 		if (strcmp(cmd, "install") == 0) {
 			ARGS(1);
@@ -169,7 +177,11 @@ int main(int argc, char **argv)
 				fprintf(stderr, "setup install: needs --media DIR and --unattended FILE\n");
 				return ERR_EXIT_USAGE;
 			}
-			rc = setup_cmd_install(&o, &e);
+			/* A progress bar when a person watches stderr. */
+			if (!o.quiet && !o.json && isatty(STDERR_FILENO))
+				rc = setup_cmd_install_bar(&o, &e);
+			else
+				rc = setup_cmd_install(&o, &e);
 		} else if (strcmp(cmd, "plan") == 0) {
 			ARGS(1);
 			rc = setup_cmd_plan(&o, &e);
@@ -219,6 +231,7 @@ int main(int argc, char **argv)
 			return ERR_EXIT_USAGE;
 		}
 	}
+done:
 	if (rc == 1)
 		return ERR_EXIT_PENDING;
 	if (rc != 0) {

@@ -1,0 +1,1050 @@
+/*
+ * setup_wizard.c - `setup` on a terminal: the wizard (welcome, license,
+ * components, directory, summary, install with a live progress bar,
+ * result), and the progress bar of an unattended install whose stderr is a
+ * terminal. All terminal code of setup lives here; the engine only calls
+ * setup_opts.progress.
+ *
+ * Input is read a line at a time (canonical mode), so the wizard works over
+ * ssh, in tmux, with TERM=dumb and in 80x24. With TERM=dumb (or unset) there
+ * are no escape sequences at all: screens are plain lines and progress is an
+ * occasional line. NO_COLOR (set at all) turns colour off; the screen is
+ * still cleared between steps unless the terminal is dumb.
+ *
+ * Nothing changes on the system before the install step: quitting ('q',
+ * Ctrl-C, end of input) before it exits with "nothing was changed". During
+ * the install Ctrl-C, or 'q' typed at the bar, makes the engine roll back
+ * (its own SIGINT handler), and the wizard says the system is as before.
+ */
+#include "setup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include "common/names.h"
+#include "common/path.h"
+
+/* ---- the terminal -------------------------------------------------------- */
+
+struct term {
+	int dumb;                   /* TERM dumb or unset: no escape sequences */
+	int color;                  /* bold and colour allowed */
+	int cols, rows;
+};
+
+static void term_init(struct term *t, int fd)
+{
+	const char *term = getenv("TERM");
+	struct winsize ws;
+
+	t->dumb = !term || !*term || strcmp(term, "dumb") == 0;
+	t->color = !t->dumb && getenv("NO_COLOR") == NULL;
+	t->cols = 80;
+	t->rows = 24;
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20 && ws.ws_row >= 10) {
+		t->cols = ws.ws_col;
+		t->rows = ws.ws_row;
+	}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "1.2 MB" into buf[16]. */
+static const char *human(uint64_t n, char *buf)
+{
+	static const char *const unit[] = { "B", "kB", "MB", "GB", "TB" };
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1000 && u < 4) {
+		v /= 1000;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, 16, "%llu B", (unsigned long long)n);
+	else
+		snprintf(buf, 16, "%.1f %s", v, unit[u]);
+	return buf;
+}
+
+/* ---- the progress bar (wizard and unattended) ------------------------------ */
+
+struct bar {
+	FILE *f;
+	struct term t;
+	double start, last_draw;
+	int last_pct;               /* dumb: the last percentage printed */
+	char phase[16];
+	int drawn;                  /* a bar line is on screen (not dumb) */
+	int poll_quit;              /* wizard: 'q' on stdin cancels */
+	volatile sig_atomic_t *pending_cancel;  /* Ctrl-C seen before the engine's handler */
+	int cancel_sent;
+	int used;
+};
+
+/* Overall fraction done, 0..1: copying is 90%, registration 8%, commit 2%. */
+static double overall(const struct setup_progress *p)
+{
+	if (strcmp(p->phase, "done") == 0)
+		return 1;
+	if (strcmp(p->phase, "commit") == 0)
+		return 0.99;
+	if (strcmp(p->phase, "registration") == 0)
+		return 0.90 + (p->items_total ? 0.08 * p->items_done / p->items_total : 0);
+	if (p->bytes_total)
+		return 0.90 * (double)p->bytes_done / (double)p->bytes_total;
+	return p->items_total ? 0.90 * p->items_done / p->items_total : 0;
+}
+
+static void bar_line(struct bar *b, const struct setup_progress *p, double frac, char *out, size_t n)
+{
+	double el = now_s() - b->start;
+	char done[16], total[16], rate[16], left[32] = "", amount[64], *s = out;
+	size_t width = (size_t)b->t.cols - 1, u;
+	int pct = (int)(frac * 100);
+	const char *what = strcmp(p->phase, "files") == 0 ? "copying" :
+			   strcmp(p->phase, "registration") == 0 ? "registering" :
+			   strcmp(p->phase, "staging") == 0 ? "preparing" :
+			   strcmp(p->phase, "commit") == 0 ? "committing" : p->phase;
+
+	if (width >= n)
+		width = n - 1;
+	/* Time left from the overall fraction, once there is a basis for it. */
+	if (frac >= 0.02 && frac < 1 && el >= 0.5) {
+		double secs = el * (1 - frac) / frac;
+
+		snprintf(left, sizeof(left), " %d:%02d left", (int)secs / 60, (int)secs % 60);
+	}
+	if (strcmp(p->phase, "registration") == 0)
+		snprintf(amount, sizeof(amount), "module %d/%d", p->items_done + 1 > p->items_total ? p->items_total : p->items_done + 1,
+			 p->items_total);
+	else if (strcmp(p->phase, "files") == 0 && el > 0.05)
+		snprintf(amount, sizeof(amount), "%s/%s %s/s", human(p->bytes_done, done), human(p->bytes_total, total),
+			 human((uint64_t)((double)p->bytes_done / el), rate));
+	else
+		snprintf(amount, sizeof(amount), "%s/%s", human(p->bytes_done, done), human(p->bytes_total, total));
+	if (b->t.dumb) {
+		u = (size_t)snprintf(s, n, "%3d%% %s%s", pct, amount, left);
+	} else {
+		char cells[21];
+		int fill = pct / 5;
+
+		for (int i = 0; i < 20; i++)
+			cells[i] = i < fill ? '#' : '-';
+		cells[20] = '\0';
+		u = (size_t)snprintf(s, n, "[%s] %3d%% %s%s", cells, pct, amount, left);
+	}
+	if (u >= n)
+		u = n - 1;
+	if (u + 2 < width) {
+		const char *item = p->item ? p->item : "";
+		size_t room = width - u - 2, il = strlen(what) + (p->item ? 1 + strlen(item) : 0);
+
+		if (il <= room) {
+			snprintf(s + u, n - u, "  %s%s%s", what, p->item ? " " : "", item);
+		} else if (room > strlen(what) + 5 && p->item) {
+			size_t keep = room - strlen(what) - 4;
+
+			snprintf(s + u, n - u, "  %s ...%s", what, item + strlen(item) - keep);
+		}
+	}
+	out[width] = '\0';
+}
+
+static void bar_update(void *ctx, const struct setup_progress *p)
+{
+	struct bar *b = ctx;
+	double t = now_s();
+	double frac = overall(p);
+	int pct = (int)(frac * 100), phase_changed = strcmp(b->phase, p->phase) != 0;
+	char line[512];
+
+	if (!b->used) {
+		b->used = 1;
+		b->start = t;
+		b->last_pct = -100;
+	}
+	/* 'q' at the bar, or a Ctrl-C that came before the engine caught
+	 * signals: hand it to the engine's handler, which rolls back. */
+	if (!b->cancel_sent) {
+		int want = b->pending_cancel && *b->pending_cancel;
+
+		if (b->poll_quit) {
+			struct pollfd pf = { STDIN_FILENO, POLLIN, 0 };
+			char ch;
+
+			while (!want && poll(&pf, 1, 0) == 1 && (pf.revents & POLLIN) && read(STDIN_FILENO, &ch, 1) == 1)
+				if (ch == 'q' || ch == 'Q')
+					want = 1;
+		}
+		if (want && strcmp(p->phase, "done") != 0) {
+			b->cancel_sent = 1;
+			raise(SIGINT);
+		}
+	}
+	snprintf(b->phase, sizeof(b->phase), "%s", p->phase);
+	if (b->t.dumb) {
+		/* Occasional plain lines: each phase, every 25%, or every 2 s. */
+		if (!phase_changed && pct < b->last_pct + 25 && t - b->last_draw < 2)
+			return;
+		bar_line(b, p, frac, line, sizeof(line));
+		fprintf(b->f, "%s\n", line);
+		b->last_pct = pct;
+	} else {
+		if (!phase_changed && t - b->last_draw < 0.1 && pct < 100)
+			return;
+		bar_line(b, p, frac, line, sizeof(line));
+		fprintf(b->f, "\r%s\033[K", line);
+		b->drawn = 1;
+	}
+	b->last_draw = t;
+	fflush(b->f);
+}
+
+static void bar_end(struct bar *b)
+{
+	if (b->drawn) {
+		fputc('\n', b->f);
+		fflush(b->f);
+	}
+	b->drawn = 0;
+}
+
+/* The log of this process's run of op on root (the engine names it
+ * <time>-<op>-<pid>.log); allocated, or NULL. */
+static char *find_log(const char *root, const char *op)
+{
+	char *dir = mem_printf("%s/%s", strcmp(root, "/") == 0 ? "" : root, SK_LOG_DIR), *best = NULL;
+	char suffix[64];
+	DIR *d;
+	struct dirent *de;
+
+	if (!dir)
+		return NULL;
+	snprintf(suffix, sizeof(suffix), "-%s-%ld.log", op, (long)getpid());
+	d = opendir(dir);
+	while (d && (de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name), sl = strlen(suffix);
+
+		if (l > sl && strcmp(de->d_name + l - sl, suffix) == 0) {
+			mem_free(best);
+			best = mem_printf("%s/%s", dir, de->d_name);
+		}
+	}
+	if (d)
+		closedir(d);
+	mem_free(dir);
+	return best;
+}
+
+int setup_cmd_install_bar(const struct setup_opts *o, struct err *e)
+{
+	struct setup_opts oo = *o;
+	struct bar b;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	b.f = stderr;
+	term_init(&b.t, STDERR_FILENO);
+	oo.progress = bar_update;
+	oo.progress_ctx = &b;
+	oo.quiet = 1;   /* the bar replaces the engine's lines; the log has them all */
+	{
+		/* Media warnings (--allow-unsigned) are still worth a line. */
+		struct manifest *m = NULL;
+
+		if (setup_media_load(o, &m, e))
+			return -1;
+		manifest_free(m);
+	}
+	rc = setup_cmd_install(&oo, e);
+	bar_end(&b);
+	{
+		char *log = find_log(o->root, "install");
+
+		if (rc >= 0)
+			fprintf(stderr, "setup: install complete%s; log: %s\n", rc == 1 ? " with registrations pending ('setup recover' retries them)" : "",
+				log ? log : "(none)");
+		else if (log)
+			err_prefix(e, "log: %s; ", log);
+		mem_free(log);
+	}
+	return rc;
+}
+
+/* ---- the wizard ------------------------------------------------------------ */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void catch_interrupts(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt;   /* no SA_RESTART: a read returns EINTR */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+enum { STEP_WELCOME, STEP_LICENSE, STEP_COMPONENTS, STEP_DIR, STEP_SUMMARY, STEP_INSTALL, NSTEPS };
+static const char *const step_names[] = { "Welcome", "License", "Components", "Install directory", "Summary", "Installing" };
+
+struct wiz {
+	const struct setup_opts *o;
+	struct term t;
+	struct manifest *m;
+	char *root;                 /* "" for / */
+	int *chosen;                /* per component: the user's choice */
+	int *sel;                   /* per component: chosen + required */
+	uint64_t *comp_bytes;
+	char *dir;
+	int accepted;
+	char *license;              /* text, or NULL */
+};
+
+/* ANSI attributes only with colour. */
+static void attr(struct wiz *w, const char *code)
+{
+	if (w->t.color)
+		printf("\033[%sm", code);
+}
+
+static void screen(struct wiz *w, int step)
+{
+	char ver[MANIFEST_VERSION_STRMAX];
+
+	if (!w->t.dumb)
+		fputs("\033[H\033[2J", stdout);
+	else
+		putchar('\n');
+	attr(w, "1");
+	printf("%s %s Setup", w->m->product.name, manifest_version_format(&w->m->product.version, ver));
+	attr(w, "0");
+	printf(" - step %d of %d: %s\n", step + 1, NSTEPS + 1, step_names[step]);
+	for (int i = 0; i < (w->t.cols < 80 ? w->t.cols : 80) - 1; i++)
+		putchar(w->t.dumb ? '-' : '=');
+	putchar('\n');
+}
+
+/* Read one line from the terminal. 0: a line; -1: end of input; -2: Ctrl-C. */
+static int read_line(char *buf, size_t n)
+{
+	size_t len = 0;
+
+	fflush(stdout);
+	for (;;) {
+		char ch;
+		ssize_t r;
+
+		if (interrupted)
+			return -2;
+		r = read(STDIN_FILENO, &ch, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return len ? 0 : -1;
+		if (ch == '\n' || ch == '\r')
+			break;
+		if (len + 1 < n)
+			buf[len++] = ch;
+	}
+	buf[len] = '\0';
+	/* Trim surrounding blanks. */
+	while (len && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+		buf[--len] = '\0';
+	if (buf[0] == ' ' || buf[0] == '\t') {
+		size_t k = strspn(buf, " \t");
+
+		memmove(buf, buf + k, len - k + 1);
+	}
+	return 0;
+}
+
+enum { ACT_NEXT = 1, ACT_BACK, ACT_QUIT, ACT_TEXT };
+
+/* Prompt; returns ACT_*; the line (for ACT_TEXT) in buf. */
+static int ask(struct wiz *w, const char *prompt, char *buf, size_t n)
+{
+	int r;
+
+	attr(w, "1");
+	fputs(prompt, stdout);
+	attr(w, "0");
+	r = read_line(buf, n);
+	if (r < 0) {
+		if (r == -1)
+			putchar('\n');
+		return ACT_QUIT;
+	}
+	if (buf[0] == '\0')
+		return ACT_NEXT;
+	if (strcmp(buf, "q") == 0 || strcmp(buf, "Q") == 0)
+		return ACT_QUIT;
+	if (strcmp(buf, "b") == 0 || strcmp(buf, "B") == 0)
+		return ACT_BACK;
+	return ACT_TEXT;
+}
+
+static uint64_t free_bytes(const char *path)
+{
+	struct statvfs sv;
+
+	if (statvfs(path, &sv) != 0)
+		return 0;
+	return (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+}
+
+static uint64_t selected_bytes(const struct wiz *w, int *nfiles)
+{
+	uint64_t sum = 0;
+	int n = 0;
+
+	for (int i = 0; i < w->m->ncomponents; i++)
+		if (w->sel[i]) {
+			sum += w->comp_bytes[i];
+			for (int f = 0; f < w->m->nfiles; f++)
+				n += strcmp(w->m->files[f].component, w->m->components[i].name) == 0;
+		}
+	if (nfiles)
+		*nfiles = n;
+	return sum;
+}
+
+/* Resolve the user's choice into w->sel (dependencies added). */
+static int resolve(struct wiz *w, struct err *e)
+{
+	struct manifest_list l = { NULL, 0 };
+	char **items = mem_array((size_t)w->m->ncomponents + 1, sizeof(char *));
+	int rc;
+
+	if (!items)
+		return err_nomem(e, "selecting components");
+	for (int i = 0; i < w->m->ncomponents; i++)
+		if (w->chosen[i])
+			items[l.n++] = w->m->components[i].name;
+	l.items = items;
+	rc = manifest_select(w->m, &l, w->sel, e);
+	mem_free(items);
+	return rc;
+}
+
+static int step_welcome(struct wiz *w)
+{
+	char buf[64], fb[16];
+	const char *root = w->root[0] ? w->root : "/";
+
+	screen(w, STEP_WELCOME);
+	printf("\nWelcome. This will install %s on this system.\n\n", w->m->product.name);
+	printf("  Product:    %s\n", w->m->product.name);
+	{
+		char ver[MANIFEST_VERSION_STRMAX];
+
+		printf("  Version:    %s\n", manifest_version_format(&w->m->product.version, ver));
+	}
+	printf("  Publisher:  %s\n", w->m->product.publisher ? w->m->product.publisher : "(not stated)");
+	printf("  Media:      %s\n", w->o->media);
+	printf("  Target:     %s (%s free)\n", root, human(free_bytes(root), fb));
+	printf("\nNothing is changed until you confirm the summary. At every step:\n"
+	       "  Enter = next, b = back, q = quit (Ctrl-C also quits safely).\n\n");
+	return ask(w, "Continue? [Enter/q] ", buf, sizeof(buf));
+}
+
+static int step_license(struct wiz *w)
+{
+	char buf[64];
+	int page = w->t.rows - 8, line = 0, total = 0;
+	const char *p;
+
+	if (page < 5)
+		page = 5;
+	for (p = w->license; p && *p; p++)
+		total += *p == '\n';
+	p = w->license;
+	for (;;) {
+		int shown = 0, act;
+
+		screen(w, STEP_LICENSE);
+		printf("Please read the license agreement (%s on the media).\n\n", w->m->product.license);
+		while (*p && shown < page) {
+			const char *nl = strchr(p, '\n');
+			size_t len = nl ? (size_t)(nl - p) : strlen(p);
+			size_t width = (size_t)(w->t.cols < 80 ? w->t.cols : 80) - 3;
+
+			/* Wrap long lines. */
+			do {
+				size_t take = len > width ? width : len;
+
+				printf("  %.*s\n", (int)take, p);
+				p += take;
+				len -= take;
+				shown++;
+			} while (len > 0 && shown < page);
+			if (len == 0) {
+				if (*p == '\n')
+					p++;
+				line++;
+			}
+		}
+		putchar('\n');
+		if (*p) {
+			printf("-- line %d of %d --\n", line, total);
+			act = ask(w, "Enter = next page, b = back, q = quit: ", buf, sizeof(buf));
+			if (act == ACT_QUIT || act == ACT_BACK)
+				return act;
+			continue;
+		}
+		for (;;) {
+			act = ask(w, "Do you accept the license? [y = accept, n = decline, b = back, q = quit] ", buf, sizeof(buf));
+			if (act == ACT_QUIT || act == ACT_BACK)
+				return act;
+			if (act == ACT_TEXT && (strcmp(buf, "y") == 0 || strcmp(buf, "Y") == 0 || strcmp(buf, "yes") == 0)) {
+				w->accepted = 1;
+				return ACT_NEXT;
+			}
+			if (act == ACT_TEXT && (strcmp(buf, "n") == 0 || strcmp(buf, "N") == 0 || strcmp(buf, "no") == 0)) {
+				w->accepted = 0;
+				return -1;   /* declined */
+			}
+			printf("Please type y or n.\n");
+		}
+	}
+}
+
+static int step_components(struct wiz *w, struct err *e)
+{
+	char buf[128], msg[160] = "";
+
+	for (;;) {
+		char sz[16];
+		int nfiles = 0, act;
+		size_t width = (size_t)(w->t.cols < 80 ? w->t.cols : 80) - 9;
+
+		if (resolve(w, e))
+			return -2;
+		screen(w, STEP_COMPONENTS);
+		printf("Choose the components: type a number to switch it on or off.\n"
+		       "[x] chosen, [+] needed by a chosen component, [ ] not installed\n\n");
+		for (int i = 0; i < w->m->ncomponents; i++) {
+			const struct manifest_component *c = &w->m->components[i];
+			const char *d = c->description ? c->description : "";
+
+			printf("%3d %s %-12s %9s", i + 1, w->chosen[i] ? "[x]" : w->sel[i] ? "[+]" : "[ ]", c->name,
+			       human(w->comp_bytes[i], sz));
+			if (c->requires.n) {
+				printf("  needs");
+				for (int r = 0; r < c->requires.n; r++)
+					printf("%s %s", r ? "," : "", c->requires.items[r]);
+			}
+			putchar('\n');
+			if (strlen(d) > width)
+				printf("         %.*s...\n", (int)width - 3, d);
+			else if (*d)
+				printf("         %s\n", d);
+		}
+		human(selected_bytes(w, &nfiles), sz);
+		printf("\nSelected: %s in %d files\n", sz, nfiles);
+		if (*msg)
+			printf("%s\n", msg);
+		msg[0] = '\0';
+		act = ask(w, "Number to switch, Enter = next, b = back, q = quit: ", buf, sizeof(buf));
+		if (act == ACT_NEXT) {
+			int any = 0;
+
+			for (int i = 0; i < w->m->ncomponents; i++)
+				any |= w->sel[i];
+			if (any)
+				return ACT_NEXT;
+			snprintf(msg, sizeof(msg), "Choose at least one component.");
+			continue;
+		}
+		if (act != ACT_TEXT)
+			return act;
+		{
+			char *end;
+			long k = strtol(buf, &end, 10);
+
+			if (*end || k < 1 || k > w->m->ncomponents) {
+				snprintf(msg, sizeof(msg), "'%.40s' is not a component number (1-%d).", buf, w->m->ncomponents);
+				continue;
+			}
+			w->chosen[k - 1] = !w->chosen[k - 1];
+			if (!w->chosen[k - 1]) {
+				/* Still needed by another chosen one? Say so. */
+				if (resolve(w, e))
+					return -2;
+				if (w->sel[k - 1])
+					snprintf(msg, sizeof(msg), "%.40s stays: a chosen component needs it.", w->m->components[k - 1].name);
+			}
+		}
+	}
+}
+
+/* Is dir (on the target) a usable install directory? "" when fine, else
+ * the reason in why. */
+static void check_dir(struct wiz *w, const char *dir, uint64_t need, char *why, size_t n)
+{
+	char *real, *p;
+	struct stat st;
+	char fb[16], nb[16];
+
+	why[0] = '\0';
+	if (dir[0] != '/') {
+		snprintf(why, n, "The directory must be an absolute path (start with /).");
+		return;
+	}
+	for (const char *s = dir; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			snprintf(why, n, "The directory name holds a control character.");
+			return;
+		}
+	if (strstr(dir, "/../") || strstr(dir, "/./") || strstr(dir, "//") ||
+	    (strlen(dir) >= 3 && strcmp(dir + strlen(dir) - 3, "/..") == 0) ||
+	    (strlen(dir) >= 2 && strcmp(dir + strlen(dir) - 2, "/.") == 0)) {
+		snprintf(why, n, "Write the directory without '.', '..' or '//'.");
+		return;
+	}
+	if (strlen(dir) + strlen(w->root) >= PATH_MAX - 64) {
+		snprintf(why, n, "The directory name is too long.");
+		return;
+	}
+	real = mem_printf("%s%s", w->root, dir);
+	if (!real) {
+		snprintf(why, n, "Out of memory.");
+		return;
+	}
+	/* The nearest existing ancestor must be a writable directory. */
+	p = real + strlen(real);
+	for (;;) {
+		if (lstat(real, &st) == 0 || p == real)
+			break;
+		while (p > real && *p != '/')
+			p--;
+		*p = '\0';
+	}
+	if (!real[0]) {
+		mem_free(real);
+		real = mem_strdup("/");
+		if (!real || lstat(real, &st) != 0) {
+			mem_free(real);
+			snprintf(why, n, "Cannot examine the root directory.");
+			return;
+		}
+	}
+	if (!S_ISDIR(st.st_mode))
+		snprintf(why, n, "'%.60s' exists and is not a directory.", real + strlen(w->root));
+	else if (access(real, W_OK | X_OK) != 0)
+		snprintf(why, n, "Cannot create or write '%.60s': %s. Run setup as root or choose another directory.",
+			 *(real + strlen(w->root)) ? real + strlen(w->root) : "/", strerror(errno));
+	else if (free_bytes(real) < need + (need / 20))
+		snprintf(why, n, "Not enough space: %s needed, %s free there.", human(need, nb), human(free_bytes(real), fb));
+	mem_free(real);
+}
+
+static int step_dir(struct wiz *w)
+{
+	char buf[1024], why[256] = "", sz[16];
+
+	for (;;) {
+		int act;
+		uint64_t need = selected_bytes(w, NULL);
+
+		screen(w, STEP_DIR);
+		printf("Where should %s be installed?\n\n", w->m->product.name);
+		printf("  Current choice: %s\n", w->dir);
+		printf("  Space needed:   %s\n", human(need, sz));
+		if (w->root[0])
+			printf("  (under the root %s)\n", w->root);
+		printf("\nType a new absolute path (spaces are fine, no quotes needed),\n"
+		       "or press Enter to keep the current choice.\n\n");
+		if (why[0])
+			printf("%s\n", why);
+		act = ask(w, "Directory, Enter = keep, b = back, q = quit: ", buf, sizeof(buf));
+		if (act == ACT_BACK || act == ACT_QUIT)
+			return act;
+		if (act == ACT_TEXT) {
+			size_t l = strlen(buf);
+			char *d;
+
+			/* A pasted path in quotes loses them; a trailing slash goes. */
+			if (l >= 2 && ((buf[0] == '"' && buf[l - 1] == '"') || (buf[0] == '\'' && buf[l - 1] == '\''))) {
+				memmove(buf, buf + 1, l - 2);
+				buf[l - 2] = '\0';
+				l -= 2;
+			}
+			while (l > 1 && buf[l - 1] == '/')
+				buf[--l] = '\0';
+			check_dir(w, buf, need, why, sizeof(why));
+			if (why[0])
+				continue;
+			d = mem_strdup(buf);
+			if (!d) {
+				snprintf(why, sizeof(why), "Out of memory.");
+				continue;
+			}
+			mem_free(w->dir);
+			w->dir = d;
+			continue;   /* show the accepted choice; Enter goes on */
+		}
+		check_dir(w, w->dir, need, why, sizeof(why));
+		if (!why[0])
+			return ACT_NEXT;
+	}
+}
+
+static void print_selected(struct wiz *w)
+{
+	int first = 1;
+
+	for (int i = 0; i < w->m->ncomponents; i++)
+		if (w->sel[i]) {
+			printf("%s%s", first ? "" : ", ", w->m->components[i].name);
+			first = 0;
+		}
+}
+
+static int step_summary(struct wiz *w)
+{
+	char buf[64], sz[16];
+	int nfiles = 0;
+	uint64_t bytes = selected_bytes(w, &nfiles);
+
+	screen(w, STEP_SUMMARY);
+	printf("Ready to install. Nothing has been changed yet.\n\n");
+	printf("  Product:     %s\n", w->m->product.name);
+	printf("  Components:  ");
+	print_selected(w);
+	printf("\n  Directory:   %s\n", w->dir);
+	if (w->root[0])
+		printf("  Root:        %s\n", w->root);
+	printf("  Files:       %d (%s)\n", nfiles, human(bytes, sz));
+	{
+		int nreg = 0;
+
+		for (int f = 0; f < w->m->nfiles; f++)
+			if (w->m->files[f].flags & MANIFEST_FILE_SELFREG)
+				for (int i = 0; i < w->m->ncomponents; i++)
+					nreg += w->sel[i] && strcmp(w->m->files[f].component, w->m->components[i].name) == 0;
+		printf("  Modules to register: %d\n", nreg);
+	}
+	if (w->o->save_answers)
+		printf("  Answer file: %s (written when you confirm)\n", w->o->save_answers);
+	printf("\nSetup copies the files, registers the modules and records the install.\n"
+	       "If anything fails, or you press Ctrl-C or q during the install,\n"
+	       "everything is rolled back and the system stays as it is now.\n\n");
+	return ask(w, "Press Enter to install, b = back, q = quit: ", buf, sizeof(buf));
+}
+
+/* The answers manifest of the current choice (strings borrowed from w). */
+static int make_answers(struct wiz *w, struct manifest *a, char ***items)
+{
+	memset(a, 0, sizeof(*a));
+	*items = mem_array((size_t)w->m->ncomponents + 1, sizeof(char *));
+	if (!*items)
+		return -1;
+	a->kind = MANIFEST_ANSWERS;
+	a->format = MANIFEST_FORMAT_CURRENT;
+	a->path = "wizard";
+	a->answers.product = w->m->product.code;
+	a->answers.install_dir = w->dir;
+	a->answers.components.items = *items;
+	for (int i = 0; i < w->m->ncomponents; i++)
+		if (w->sel[i])
+			(*items)[a->answers.components.n++] = w->m->components[i].name;
+	a->answers.components_set = 1;
+	a->answers.accept_license = w->accepted || !w->m->product.license;
+	a->answers.start_services = 1;
+	return 0;
+}
+
+static int save_answers(const char *path, const struct manifest *a, struct err *e)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return err_errno(e, "cannot write the answer file '%s'; choose a writable path for --save-answers", path);
+	if (manifest_write(a, f, e)) {
+		fclose(f);
+		return err_prefix(e, "writing the answer file '%s'", path);
+	}
+	if (fclose(f) != 0)
+		return err_errno(e, "cannot write the answer file '%s'", path);
+	return 0;
+}
+
+static int load_license(struct wiz *w, struct err *e)
+{
+	char *path;
+	FILE *f;
+	size_t cap = 4096, len = 0;
+
+	if (!w->m->product.license)
+		return 0;
+	path = mem_printf("%s/%s", w->o->media, w->m->product.license);
+	if (!path)
+		return err_nomem(e, "reading the license");
+	f = fopen(path, "r");
+	if (!f) {
+		err_errno(e, "cannot read the license '%s' on the media; the media is incomplete", path);
+		mem_free(path);
+		e->cls = ERR_CLASS_MEDIA;
+		return -1;
+	}
+	w->license = mem_alloc(cap);
+	while (w->license) {
+		size_t r;
+
+		if (len + 1 >= cap) {
+			char *g = cap > (1u << 24) ? NULL : mem_realloc(w->license, cap * 2);
+
+			if (!g)
+				break;
+			w->license = g;
+			cap *= 2;
+		}
+		r = fread(w->license + len, 1, cap - len - 1, f);
+		if (r == 0) {
+			w->license[len] = '\0';
+			fclose(f);
+			mem_free(path);
+			return 0;
+		}
+		len += r;
+	}
+	fclose(f);
+	mem_free(path);
+	return err_nomem(e, "reading the license");
+}
+
+/* Where the wizard's media is: --media, else the directory of the setup
+ * program when it holds a media manifest (setup run from a CD). */
+static char *default_media(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *dir, *man;
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	dir = path_dirname(exe);
+	man = dir ? mem_printf("%s/%s", dir, SK_MEDIA_MANIFEST) : NULL;
+	if (!man || access(man, F_OK) != 0) {
+		mem_free(dir);
+		dir = NULL;
+	}
+	mem_free(man);
+	return dir;
+}
+
+static int run_install(struct wiz *w, struct err *e)
+{
+	struct setup_opts oo = *w->o;
+	struct manifest a;
+	char **items = NULL;
+	struct bar b;
+	struct termios saved, raw;
+	int have_tio = 0, rc;
+	char buf[64], *log;
+
+	if (make_answers(w, &a, &items))
+		return err_nomem(e, "preparing the install");
+	if (w->o->save_answers && save_answers(w->o->save_answers, &a, e)) {
+		mem_free(items);
+		return -1;
+	}
+	memset(&b, 0, sizeof(b));
+	b.f = stdout;
+	b.t = w->t;
+	b.poll_quit = 1;
+	b.pending_cancel = &interrupted;
+	oo.answers_m = &a;
+	oo.answers = NULL;
+	oo.quiet = 1;
+	oo.progress = bar_update;
+	oo.progress_ctx = &b;
+	screen(w, STEP_INSTALL);
+	printf("Installing %s into %s ...\n(Ctrl-C or q cancels and rolls everything back.)\n\n", w->m->product.name, w->dir);
+	fflush(stdout);
+	/* Keys without Enter reach the bar's 'q' check; Ctrl-C still signals. */
+	if (tcgetattr(STDIN_FILENO, &saved) == 0) {
+		have_tio = 1;
+		raw = saved;
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw.c_cc[VMIN] = 0;
+		raw.c_cc[VTIME] = 0;
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	}
+	rc = setup_cmd_install(&oo, e);
+	if (have_tio)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+	bar_end(&b);
+	catch_interrupts();   /* the engine replaced our handler */
+	mem_free(items);
+	log = find_log(w->root[0] ? w->root : "/", "install");
+
+	screen(w, STEP_INSTALL);
+	if (rc < 0) {
+		attr(w, "1;31");
+		if (e->cls == ERR_CLASS_ROLLEDBACK || strstr(e->msg, "rolled back"))
+			printf("The installation did not complete and was rolled back:\nthe system is as it was before.\n");
+		else
+			printf("The installation did not start or failed:\n");
+		attr(w, "0");
+		printf("\n%s\n", e->msg);
+		if (log)
+			printf("\nLog: %s\n", log);
+		mem_free(log);
+		interrupted = 0;
+		ask(w, "\nPress Enter to exit. ", buf, sizeof(buf));
+		return -1;
+	}
+	attr(w, "1;32");
+	printf("%s was installed%s.\n", w->m->product.name, rc == 1 ? ", with registrations pending" : "");
+	attr(w, "0");
+	printf("\n  Directory:   %s%s\n", w->root, w->dir);
+	printf("  Components:  ");
+	print_selected(w);
+	{
+		int nfiles = 0;
+		char sz[16];
+		uint64_t bytes = selected_bytes(w, &nfiles);
+
+		printf("\n  Files:       %d (%s)\n", nfiles, human(bytes, sz));
+	}
+	printf("  Log:         %s\n", log ? log : "(none)");
+	if (w->o->save_answers)
+		printf("  Answer file: %s (replay: setup install --media DIR --unattended FILE)\n", w->o->save_answers);
+	if (rc == 1)
+		printf("\nPending: some registrations could not finish; 'setup recover' retries them,\n"
+		       "'setup status' lists them.\n");
+	else
+		printf("\nNothing is pending. 'setup verify' checks the installation at any time.\n");
+	mem_free(log);
+	interrupted = 0;
+	ask(w, "\nPress Enter to exit. ", buf, sizeof(buf));
+	return rc;
+}
+
+int setup_cmd_wizard(const struct setup_opts *o, struct err *e)
+{
+	struct setup_opts oo = *o;
+	struct wiz w;
+	char *media = NULL;
+	int rc = -1, step = STEP_WELCOME;
+
+	memset(&w, 0, sizeof(w));
+	if (!oo.media) {
+		media = default_media();
+		if (!media)
+			return err_set(e, ERR_CLASS_USAGE, "no install media: the directory of the setup program holds no %s; "
+				       "pass --media DIR (the directory holding %s)", SK_MEDIA_MANIFEST, SK_MEDIA_MANIFEST);
+		oo.media = media;
+	}
+	w.o = &oo;
+	term_init(&w.t, STDOUT_FILENO);
+	catch_interrupts();
+	if (setup_media_load(&oo, &w.m, e))
+		goto out;
+	if (w.m->kind != MANIFEST_MEDIA) {
+		err_set(e, ERR_CLASS_USAGE, "'%s' holds a service pack, not a product; the wizard installs products", oo.media);
+		goto out;
+	}
+	w.root = mem_strdup(strcmp(oo.root, "/") == 0 ? "" : oo.root);
+	w.chosen = mem_array((size_t)w.m->ncomponents + 1, sizeof(int));
+	w.sel = mem_array((size_t)w.m->ncomponents + 1, sizeof(int));
+	w.comp_bytes = mem_array((size_t)w.m->ncomponents + 1, sizeof(uint64_t));
+	w.dir = mem_strdup(w.m->product.default_dir);
+	if (!w.root || !w.chosen || !w.sel || !w.comp_bytes || !w.dir) {
+		err_nomem(e, "starting the wizard");
+		goto out;
+	}
+	while (strlen(w.root) > 1 && w.root[strlen(w.root) - 1] == '/')
+		w.root[strlen(w.root) - 1] = '\0';
+	for (int i = 0; i < w.m->ncomponents; i++) {
+		w.chosen[i] = w.m->components[i].default_on;
+		for (int f = 0; f < w.m->nfiles; f++)
+			if (strcmp(w.m->files[f].component, w.m->components[i].name) == 0)
+				w.comp_bytes[i] += w.m->files[f].size;
+	}
+	if (load_license(&w, e))
+		goto out;
+	for (;;) {
+		int act;
+
+		switch (step) {
+		case STEP_WELCOME: act = step_welcome(&w); break;
+		case STEP_LICENSE:
+			if (!w.license) {
+				act = ACT_NEXT;
+				break;
+			}
+			act = step_license(&w);
+			if (act == -1) {
+				printf("\nYou declined the license, so %s cannot be installed.\n", w.m->product.name);
+				err_set(e, ERR_CLASS_ROLLEDBACK, "the license was declined; nothing was installed and the system is unchanged");
+				goto out;
+			}
+			break;
+		case STEP_COMPONENTS: act = step_components(&w, e); break;
+		case STEP_DIR: act = step_dir(&w); break;
+		case STEP_SUMMARY: act = step_summary(&w); break;
+		default:
+			rc = run_install(&w, e);
+			goto out;
+		}
+		if (act == -2)
+			goto out;
+		if (act == ACT_QUIT) {
+			putchar('\n');
+			err_set(e, ERR_CLASS_ROLLEDBACK, "setup was %s before the install; nothing was changed on the system",
+				interrupted ? "interrupted" : "quit");
+			goto out;
+		}
+		if (act == ACT_BACK) {
+			if (step > STEP_WELCOME)
+				step--;
+			if (step == STEP_LICENSE && !w.license)
+				step--;
+		} else if (act == ACT_NEXT) {
+			step++;
+		}
+	}
+out:
+	fflush(stdout);
+	if (w.m)
+		manifest_free(w.m);
+	mem_free(w.root);
+	mem_free(w.chosen);
+	mem_free(w.sel);
+	mem_free(w.comp_bytes);
+	mem_free(w.dir);
+	mem_free(w.license);
+	mem_free(media);
+	return rc;
+}
