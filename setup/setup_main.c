@@ -156,7 +156,8 @@ int main(int argc, char **argv)
 			}
 		}
 		if (nw == 0) {
-			if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+			/* With --unattended: install unattended (media may default too). */
+			if (!o.answers && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
 				fprintf(stderr, "setup: no command given and no terminal to ask on; to install without questions run\n"
 						"  setup install --media DIR --unattended ANSWERS\n"
 						"(manifests/examples/answers.ini shows an answer file), or 'setup --help'\n");

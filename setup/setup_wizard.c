@@ -11,6 +11,9 @@
  * occasional line. NO_COLOR (set at all) turns colour off; the screen is
  * still cleared between steps unless the terminal is dumb.
  *
+ * `setup --unattended FILE` with no command installs without questions, with
+ * the same default media.
+ *
  * Nothing changes on the system before the install step: quitting ('q',
  * Ctrl-C, end of input) before it exits with "nothing was changed". During
  * the install Ctrl-C, or 'q' typed at the bar, makes the engine roll back
@@ -544,6 +547,8 @@ static int step_components(struct wiz *w, struct err *e)
 		char sz[16];
 		int nfiles = 0, act;
 		size_t width = (size_t)(w->t.cols < 80 ? w->t.cols : 80) - 9;
+		/* Descriptions only when everything fits the screen. */
+		int descr = 2 * w->m->ncomponents + 10 <= w->t.rows;
 
 		if (resolve(w, e))
 			return -2;
@@ -562,6 +567,8 @@ static int step_components(struct wiz *w, struct err *e)
 					printf("%s %s", r ? "," : "", c->requires.items[r]);
 			}
 			putchar('\n');
+			if (!descr)
+				continue;
 			if (strlen(d) > width)
 				printf("         %.*s...\n", (int)width - 3, d);
 			else if (*d)
@@ -965,6 +972,15 @@ int setup_cmd_wizard(const struct setup_opts *o, struct err *e)
 			return err_set(e, ERR_CLASS_USAGE, "no install media: the directory of the setup program holds no %s; "
 				       "pass --media DIR (the directory holding %s)", SK_MEDIA_MANIFEST, SK_MEDIA_MANIFEST);
 		oo.media = media;
+	}
+	if (oo.answers) {
+		/* `setup --unattended FILE`: no questions, as `setup install`. */
+		if (!oo.quiet && !oo.json && isatty(STDERR_FILENO))
+			rc = setup_cmd_install_bar(&oo, e);
+		else
+			rc = setup_cmd_install(&oo, e);
+		mem_free(media);
+		return rc;
 	}
 	w.o = &oo;
 	term_init(&w.t, STDOUT_FILENO);

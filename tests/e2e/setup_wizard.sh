@@ -245,6 +245,13 @@ exit_is "... and quits" 1
 rm -f "$T/media/setup"
 expect_fail "no terminal and no answer file: exit 2" 2 timeout 10 "$SETUP" --root "$R" --media "$T/media" </dev/null
 contains "... telling how to run unattended" "$T/check.out" "setup install --media DIR --unattended ANSWERS"
+R=$(new_root bare)
+cp "$SETUP" "$T/media/setup"
+check "'setup --unattended FILE' (no command, no terminal) installs; media: setup's directory" \
+	timeout 60 "$T/media/setup" -q --root "$R" --trusted-key "$KEY" --unattended "$T/saved.ini" </dev/null
+rm -f "$T/media/setup"
+snapshot "$R" "$T/bare.snap"
+check "... to the same state as the wizard" cmp "$T/wizard.snap" "$T/bare.snap"
 expect_fail "--save-answers with a command is refused: exit 2" 2 "$SETUP" install --save-answers x $MEDIA_ARGS --unattended "$T/saved.ini" --root "$R"
 $TM kill-server >/dev/null 2>&1
 finish
