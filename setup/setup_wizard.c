@@ -316,7 +316,8 @@ static void catch_interrupts(void)
 }
 
 enum { STEP_WELCOME, STEP_LICENSE, STEP_COMPONENTS, STEP_DIR, STEP_SUMMARY, STEP_INSTALL, NSTEPS };
-static const char *const step_names[] = { "Welcome", "License", "Components", "Install directory", "Summary", "Installing" };
+static const char *const step_names[] = { "Welcome", "License", "Components", "Install directory", "Summary", "Installing",
+					 "Result" };
 
 struct wiz {
 	const struct setup_opts *o;
@@ -915,7 +916,7 @@ static int run_install(struct wiz *w, struct err *e)
 	mem_free(items);
 	log = find_log(w->root[0] ? w->root : "/", "install");
 
-	screen(w, STEP_INSTALL);
+	screen(w, NSTEPS);
 	if (rc < 0) {
 		attr(w, "1;31");
 		if (e->cls == ERR_CLASS_ROLLEDBACK || strstr(e->msg, "rolled back"))

@@ -101,6 +101,7 @@ see "... and the directory" "Directory:   /opt/My Mail Suite"
 see "... and says nothing has changed yet" "Nothing has been changed yet"
 keys Enter
 see "the install ends with the result" "Example Mail Suite was installed." 20
+see "the result is the last step" "step 7 of 7: Result"
 see "the result names the log" "Log:         $R/var/lib/setupkit/log/"
 see "... and what is pending" "Nothing is pending"
 keys Enter
