@@ -947,7 +947,8 @@ static int run_install(struct wiz *w, struct err *e)
 	}
 	printf("  Log:         %s\n", log ? log : "(none)");
 	if (w->o->save_answers)
-		printf("  Answer file: %s (replay: setup install --media DIR --unattended FILE)\n", w->o->save_answers);
+		printf("  Answer file: %s\n               (replay: setup install --media DIR --unattended FILE)\n",
+		       w->o->save_answers);
 	if (rc == 1)
 		printf("\nPending: some registrations could not finish; 'setup recover' retries them,\n"
 		       "'setup status' lists them.\n");
