@@ -46,7 +46,7 @@ static void keep_output(struct setup_cmd_result *r, size_t *len, const char *buf
 int setup_cmd_run(const char *cmd, const struct setup_cmd_env *env, unsigned timeout_ms,
 		  struct setup_cmd_result *r, struct err *e)
 {
-	int fds[2], status = 0;
+	int fds[2], status = 0, eof = 0;
 	pid_t pid;
 	size_t len = 0;
 	uint64_t deadline;
@@ -109,17 +109,24 @@ int setup_cmd_run(const char *cmd, const struct setup_cmd_env *env, unsigned tim
 			status = 0;
 			break;
 		}
-		if (t >= deadline) {
+		if (t >= deadline || (env->cancel && *env->cancel)) {
 			kill(-pid, SIGKILL);
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 				;
-			r->timed_out = 1;
+			if (t >= deadline)
+				r->timed_out = 1;
+			else
+				r->cancelled = 1;
 			break;
 		}
-		if (poll(&pfd, 1, (int)((deadline - t) < 50 ? deadline - t : 50)) > 0) {
+		/* After end of file only the exit is awaited (10 ms steps), so a
+		 * command that closed its output cannot make this loop spin. */
+		if (poll(&pfd, eof ? 0 : 1, eof ? 10 : (int)((deadline - t) < 50 ? deadline - t : 50)) > 0) {
 			n = read(fds[0], buf, sizeof(buf));
 			if (n > 0)
 				keep_output(r, &len, buf, n);
+			else if (n == 0)
+				eof = 1;
 		}
 	}
 	/* What is already in the pipe; no waiting for end of file. */
@@ -133,7 +140,7 @@ int setup_cmd_run(const char *cmd, const struct setup_cmd_env *env, unsigned tim
 	close(fds[0]);
 	while (len && (r->output[len - 1] == '\n' || r->output[len - 1] == ' '))
 		r->output[--len] = '\0';
-	if (!r->timed_out) {
+	if (!r->timed_out && !r->cancelled) {
 		if (WIFEXITED(status)) {
 			r->exited = 1;
 			r->code = WEXITSTATUS(status);
@@ -164,6 +171,8 @@ void setup_cmd_describe(const struct setup_cmd_result *r, unsigned timeout_ms, c
 {
 	if (r->timed_out)
 		snprintf(buf, len, "did not finish within %u.%03u s and was killed", timeout_ms / 1000, timeout_ms % 1000);
+	else if (r->cancelled)
+		snprintf(buf, len, "was killed because setup was cancelled (a signal)");
 	else if (r->signal)
 		snprintf(buf, len, "was killed by signal %d, %s (%s)", r->signal, signal_name(r->signal), strsignal(r->signal));
 	else
@@ -188,6 +197,7 @@ int setup_extensions_run(struct setup_ctx *c, const struct manifest *m, enum man
 	env.operation = operation;
 	env.txn = txn;
 	env.point = manifest_point_name(point);
+	env.cancel = c->cancel;
 	for (int i = 0; i < m->nextensions; i++) {
 		const struct manifest_extension *x = &m->extensions[i];
 		const struct manifest_component *comp = x->component ? manifest_component_find(m, x->component) : NULL;

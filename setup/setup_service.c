@@ -100,6 +100,7 @@ int setup_services_init(struct setup_services *sv, struct setup_ctx *c, const st
 	sv->env.operation = operation;
 	sv->env.txn = txn;
 	sv->env.point = "service";
+	sv->env.cancel = c->cancel;
 	return 0;
 }
 

@@ -24,6 +24,16 @@
  *     engine, above the backend.
  * Only the three function pointers below are backend-specific.
  *
+ * Use around a service pack (product_m: the installed product's manifest):
+ *   struct setup_services sv;
+ *   setup_services_init(&sv, c, product_m, install_dir, "servicepack", t.id, e);
+ *   setup_services_stop_set(&sv, &sp->sp.restart_services, e);   (reverse order)
+ *   ... switch the files ...
+ *   setup_services_start_set(&sv, &sp->sp.restart_services, NULL, e);
+ *   rollback: setup_services_undo(&sv, &ue); commit: setup_services_keep(&sv);
+ *   always: setup_services_destroy(&sv).
+ * Extension points: setup_extensions_run(c, m, MANIFEST_POINT_BEFORE_SP, ...).
+ *
  * Traps: a service's start command may leave a daemon behind that keeps the
  * output pipe open; the runner stops reading when the command itself exits,
  * never waits for end of file. Every command runs with stdin /dev/null.
@@ -51,6 +61,8 @@ struct setup_cmd_env {
 	const char *operation;      /* SETUPKIT_OPERATION: install, uninstall, services, ... */
 	int64_t txn;                /* SETUPKIT_TXN (0: none) */
 	const char *point;          /* SETUPKIT_POINT (services: "service") */
+	volatile int *cancel;       /* may be NULL; when it turns nonzero (Ctrl-C,
+				     * SIGTERM) the command's group is killed */
 };
 
 struct setup_cmd_result {
@@ -58,6 +70,7 @@ struct setup_cmd_result {
 	int code;
 	int signal;                 /* killed by this signal (0: none) */
 	int timed_out;              /* killed after the timeout */
+	int cancelled;              /* killed because setup was cancelled */
 	char output[SETUP_CMD_OUTPUT_MAX];   /* stdout + stderr, truncated, NUL-terminated */
 };
 

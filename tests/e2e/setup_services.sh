@@ -164,7 +164,7 @@ for kind in cancel segv hang; do
 	case $kind in
 	cancel) sec=$(ext stopper after-registration 'echo "not on this machine"; exit 10') want="extension 'stopper' at point 'after-registration' cancelled the install (exit 10)" ;;
 	segv)   sec=$(ext crasher after-files 'kill -SEGV $$') want="extension 'crasher' at point 'after-files'" ;;
-	hang)   sec=$(ext sleeper before-files 'sleep 30' 1) want="did not finish within 1.000 s and was killed" ;;
+	hang)   sec=$(ext sleeper before-files 'exec >/dev/null 2>&1; sleep 30' 1) want="did not finish within 1.000 s and was killed" ;;
 	esac
 	product "x$kind" "$(svc s1 main '')" "$sec"
 	media "x$kind" || bad "mkmedia x$kind"
