@@ -34,6 +34,7 @@
 #include "common/path.h"
 #include "manifests/manifest.h"
 #include "payload/payload.h"
+#include "payload/mkmedia_slipstream.h"
 
 _Static_assert(PAYLOAD_SIGNED_MAX_BYTES == MANIFEST_MAX_FILE_BYTES,
 	       "signature bound must match the manifest bound");
@@ -44,6 +45,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mkmedia build DEFINITION --source DIR --out MEDIA [--format zip|tar.zst|tar.gz] [--sign KEY]\n"
+		"       mkmedia slipstream --base MEDIA --sp SPMEDIA --out MEDIA [--sign KEY]\n"
+		"                                             install media with the service pack built in\n"
 		"       mkmedia keygen NAME                   write NAME.key and NAME.pub (Ed25519, PEM)\n"
 		"       mkmedia sign MEDIA --key KEY          sign the media manifest\n"
 		"       mkmedia verify MEDIA --trusted-key PUB | --trusted-keys DIR\n"
@@ -293,10 +296,11 @@ out:
 	return rc;
 }
 
+/* pre: a definition already in memory (slipstream), owned from here on. */
 static int cmd_build(const char *def, const char *src_dir, const char *out, const char *format,
-		     const char *sign_key, struct err *e)
+		     const char *sign_key, struct manifest *pre, struct err *e)
 {
-	struct manifest *m = NULL;
+	struct manifest *m = pre;
 	char *tmp = NULL, *mpath = NULL, *spath = NULL;
 	const char *epoch = getenv("SOURCE_DATE_EPOCH");
 	int64_t mtime = 0;
@@ -321,7 +325,7 @@ static int cmd_build(const char *def, const char *src_dir, const char *out, cons
 	if (lstat(out, &st) == 0)
 		return err_set(e, ERR_CLASS_USAGE, "'%s' already exists; mkmedia writes new media only "
 			       "(remove it or pick another --out)", out);
-	if (manifest_load(def, 0, &m, e) != 0)
+	if (!m && manifest_load(def, 0, &m, e) != 0)
 		return -1;
 	if (m->kind != MANIFEST_PRODUCT && m->kind != MANIFEST_SP) {
 		err_set(e, ERR_CLASS_INPUT, "'%s' is %s; mkmedia build needs a product or service-pack "
@@ -456,6 +460,34 @@ out:
 	return rc;
 }
 
+/* Base media + service pack -> install media at the pack's level. */
+static int cmd_slipstream(const char *base, const char *sp, const char *out, const char *format,
+			  const char *sign_key, struct err *e)
+{
+	struct manifest *m = NULL;
+	char *src = mem_printf("%s.slipstream-src", out), *def = NULL;
+	struct stat st;
+	int rc = -1;
+
+	if (!src)
+		return err_nomem(e, "slipstreaming");
+	if (lstat(out, &st) == 0) {
+		err_set(e, ERR_CLASS_USAGE, "'%s' already exists; mkmedia writes new media only "
+			"(remove it or pick another --out)", out);
+		mem_free(src);
+		return -1;
+	}
+	if (mkmedia_slipstream_prepare(base, sp, src, &m, &def, e) == 0)
+		rc = cmd_build(def, src, out, format, sign_key, m, e);
+	if (lstat(src, &st) == 0)
+		nftw(src, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (rc == 0)
+		printf("%s: install media with the service pack slipstreamed in\n", out);
+	mem_free(src);
+	mem_free(def);
+	return rc;
+}
+
 /* Parse "--opt VALUE" pairs after the positional arguments. */
 static int opt_value(int argc, char **argv, int *i, const char *name, const char **out, struct err *e)
 {
@@ -472,7 +504,7 @@ static int opt_value(int argc, char **argv, int *i, const char *name, const char
 int main(int argc, char **argv)
 {
 	const char *source = NULL, *out = NULL, *format = NULL, *sign = NULL, *key = NULL,
-		   *pub = NULL, *keys_dir = NULL, *cmd, *arg = NULL;
+		   *pub = NULL, *keys_dir = NULL, *cmd, *arg = NULL, *base = NULL, *spm = NULL;
 	struct err e;
 	int rc;
 
@@ -500,7 +532,9 @@ int main(int argc, char **argv)
 		    (r = opt_value(argc, argv, &i, "--sign", &sign, &e)) ||
 		    (r = opt_value(argc, argv, &i, "--key", &key, &e)) ||
 		    (r = opt_value(argc, argv, &i, "--trusted-key", &pub, &e)) ||
-		    (r = opt_value(argc, argv, &i, "--trusted-keys", &keys_dir, &e))) {
+		    (r = opt_value(argc, argv, &i, "--trusted-keys", &keys_dir, &e)) ||
+		    (r = opt_value(argc, argv, &i, "--base", &base, &e)) ||
+		    (r = opt_value(argc, argv, &i, "--sp", &spm, &e))) {
 			if (r < 0)
 				goto done;
 			continue;
@@ -521,7 +555,11 @@ int main(int argc, char **argv)
 		NEED(arg, "which DEFINITION?");
 		NEED(source && out, "--source DIR and --out MEDIA are required");
 		ONLY(!key && !pub && !keys_dir);
-		cmd_build(arg, source, out, format, sign, &e);
+		cmd_build(arg, source, out, format, sign, NULL, &e);
+	} else if (strcmp(cmd, "slipstream") == 0) {
+		NEED(base && spm && out, "--base MEDIA, --sp SPMEDIA and --out MEDIA are required");
+		ONLY(!arg && !source && !key && !pub && !keys_dir);
+		cmd_slipstream(base, spm, out, format, sign, &e);
 	} else if (strcmp(cmd, "keygen") == 0) {
 		NEED(arg, "which NAME?");
 		ONLY(!source && !out && !format && !sign && !key && !pub && !keys_dir);

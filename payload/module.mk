@@ -12,4 +12,4 @@ $(B)/bin/bench_payload: $(call objs,tests/bench/bench_payload.c) $(MODULE_LIBS)
 BENCH_SCRIPTS += tests/bench/bench_payload.sh
 # The mkmedia tool (needs manifests/ for the definition and the manifest).
 TOOLS += $(B)/bin/mkmedia
-$(B)/bin/mkmedia: $(call objs,payload/mkmedia_main.c) $(MODULE_LIBS)
+$(B)/bin/mkmedia: $(call objs,payload/mkmedia_main.c payload/mkmedia_slipstream.c) $(MODULE_LIBS)

@@ -21,8 +21,11 @@
  * and version go back, and the pack is forgotten; the finish drops the
  * store's links and the directories the pack created.
  *
- * Services: the stop/start hooks below (SP_SERVICES_HOOK) only log until
- * setup_service.c (issue 7) provides the solved stop/start of a set.
+ * Services (setup_service.c): apply stops the pack's restart_services that
+ * run, in solved order, before the files switch, and starts them again
+ * after the registry; removal does the same for every running service of
+ * the product. A failure undoes the service changes with the rest; a
+ * crash leaves them stopped (recovery does not start services).
  */
 #include "setup.h"
 
@@ -43,16 +46,41 @@
 #include "payload/payload.h"
 #include "register/reg.h"
 
-/* SP_SERVICES_HOOK: stop (stop = 1) or start the pack's restart_services in
- * solved order. Issue 7's setup_service.c was not there when this was
- * written: replace the body with its stop/start-set calls. */
-static int sp_services(struct setup_ctx *c, const struct manifest *m, int stop, struct err *e)
+/* Stop the named services of the product that run (names NULL: all). */
+static int sp_services_stop(struct setup_services *sv, const struct manifest *pm, const struct manifest_list *names,
+			    struct err *e)
 {
-	(void)e;
-	for (int i = 0; i < m->sp.restart_services.n; i++)
-		setup_log(c, 0, "service %s: %s (hook: no service manager yet)", m->sp.restart_services.items[i],
-			  stop ? "stop" : "start");
-	return 0;
+	struct manifest_list l = { NULL, 0 };
+	int rc;
+
+	if (!names)
+		return setup_services_stop_set(sv, NULL, e);
+	l.items = mem_array((size_t)names->n + 1, sizeof(char *));
+	if (!l.items)
+		return err_nomem(e, "stopping services");
+	for (int i = 0; i < names->n; i++)
+		if (manifest_service_find(pm, names->items[i]))
+			l.items[l.n++] = names->items[i];
+	rc = l.n ? setup_services_stop_set(sv, &l, e) : 0;
+	mem_free(l.items);
+	return rc;
+}
+
+/* Start again, in solved order, the services sp_services_stop stopped. */
+static int sp_services_start(struct setup_services *sv, struct err *e)
+{
+	struct manifest_list l = { NULL, 0 };
+	int rc;
+
+	l.items = mem_array((size_t)sv->ndone + 1, sizeof(char *));
+	if (!l.items)
+		return err_nomem(e, "starting services");
+	for (int i = 0; i < sv->ndone; i++)
+		if (!sv->done[i].started)
+			l.items[l.n++] = sv->done[i].s->name;
+	rc = l.n ? setup_services_start_set(sv, &l, NULL, e) : 0;
+	mem_free(l.items);
+	return rc;
 }
 
 /* Create the parents of path, journaling each new one first (as install). */
@@ -359,7 +387,9 @@ static const struct setup_file_rec *find_rec(const struct setup_file_rec *v, int
 int setup_cmd_sp_apply(const struct setup_opts *o, struct err *e)
 {
 	struct setup_ctx c;
-	struct manifest *m = NULL;
+	struct manifest *m = NULL, *pm = NULL;
+	struct setup_services sv;
+	int svinit = 0;
 	struct setup_product prod;
 	struct setup_plan p;
 	struct setup_txn t;
@@ -415,7 +445,8 @@ int setup_cmd_sp_apply(const struct setup_opts *o, struct err *e)
 		  prod.level, prod.install_dir);
 	if (manifest_list_parse("state", 0, "components", prod.components, &comps, e) ||
 	    setup_state_files(&c, prod.code, &files, &nfiles, e) ||
-	    setup_plan_build(&c, m, prod.install_dir, NULL, &p, e))
+	    setup_plan_build(&c, m, prod.install_dir, NULL, &p, e) ||
+	    manifest_load_buffer("installed manifest", prod.manifest, strlen(prod.manifest), MANIFEST_MEDIA, &pm, e))
 		goto out;
 
 	/* A leftover store of this level (a pack removed by an interrupted run) goes. */
@@ -465,9 +496,13 @@ int setup_cmd_sp_apply(const struct setup_opts *o, struct err *e)
 	if (setup_txn_begin(&c, &t, e))
 		goto out;
 	journaled = 1;
+	if (setup_services_init(&sv, &c, pm, prod.install_dir, "sp-apply", t.id, e))
+		goto rollback;
+	svinit = 1;
 	if (sp_stage(&c, &t, m, &p, opix, o->media, e))
 		goto rollback;
-	if (sp_services(&c, m, 1, e))
+	fault_point("sp: stop services");
+	if (sp_services_stop(&sv, pm, &m->sp.restart_services, e))
 		goto rollback;
 	if (setup_txn_apply(&c, &t, e))
 		goto rollback;
@@ -482,7 +517,7 @@ int setup_cmd_sp_apply(const struct setup_opts *o, struct err *e)
 	}
 	if (sp_registry(&c, &t, m, prod.install_dir, &comps, &nreg, e))
 		goto rollback;
-	if (sp_services(&c, m, 0, e))
+	if (sp_services_start(&sv, e))
 		goto rollback;
 
 	/* Commit: level, version, file rows, and what the pack changed. */
@@ -540,6 +575,7 @@ int setup_cmd_sp_apply(const struct setup_opts *o, struct err *e)
 			goto rollback_sql;
 	}
 	/* STATE: committed; the old copies move into the store at finish. */
+	setup_services_keep(&sv);
 	if (setup_txn_finish(&c, &t, e))
 		goto out;
 	setup_log(&c, 1, "%s is now at SP%d (version %s): %d files, %d registry writes; remove with 'setup sp remove %s'; log: %s",
@@ -557,6 +593,8 @@ rollback:
 		struct err re;
 
 		setup_log(&c, 1, "service pack failed: %s", e->msg);
+		if (svinit && setup_services_undo(&sv, &re) != 0)
+			setup_log(&c, 1, "could not put a service back as it was: %s", re.msg);
 		if (journaled && setup_txn_rollback(&c, &t, &re) != 0) {
 			err_prefix(e, "applying %s failed and the rollback failed too (%s); run 'setup recover'", m->sp.name, re.msg);
 			goto out;
@@ -567,7 +605,10 @@ rollback:
 			e->cls = ERR_CLASS_ROLLEDBACK;
 	}
 out:
+	if (svinit)
+		setup_services_destroy(&sv);
 	setup_ctx_close(&c);
+	manifest_free(pm);
 	for (int i = 0; i < nfiles; i++)
 		setup_file_rec_destroy(&files[i]);
 	mem_free(files);
@@ -588,6 +629,9 @@ int setup_cmd_sp_remove(const struct setup_opts *o, const char *product, int lev
 	struct setup_sp_rec *sps = NULL;
 	struct setup_sp_file *files = NULL;
 	struct setup_txn t;
+	struct manifest *pm = NULL;
+	struct setup_services sv;
+	int svinit = 0;
 	char **mods = NULL, **dirs = NULL, *sdir = NULL;
 	int nsps = 0, nfiles = 0, nmods = 0, ndirs = 0, rc = -1, journaled = 0, found;
 
@@ -630,7 +674,8 @@ int setup_cmd_sp_remove(const struct setup_opts *o, const char *product, int lev
 	}
 	if (setup_state_sp_files(&c, product, sps[0].level, &files, &nfiles, e) ||
 	    setup_state_sp_modules(&c, product, sps[0].level, &mods, &nmods, e) ||
-	    setup_state_sp_dirs(&c, product, sps[0].level, &dirs, &ndirs, e))
+	    setup_state_sp_dirs(&c, product, sps[0].level, &dirs, &ndirs, e) ||
+	    manifest_load_buffer("installed manifest", prod.manifest, strlen(prod.manifest), MANIFEST_MEDIA, &pm, e))
 		goto out;
 	setup_log(&c, 1, "remove %s (SP%d) from %s: back to SP%d (version %s)", sps[0].name, sps[0].level, prod.name,
 		  sps[0].prev_level, sps[0].prev_version);
@@ -683,10 +728,15 @@ int setup_cmd_sp_remove(const struct setup_opts *o, const char *product, int lev
 	for (int i = 0; i < ndirs; i++)
 		if (setup_txn_note_dir(&c, &t, dirs[i], e))
 			goto rollback;
-	/* SP_SERVICES_HOOK: stop the services the pack restarted before its
-	 * files go back, start them after the commit (issue 7). */
-	fault_point("sp: remove files");
+	if (setup_services_init(&sv, &c, pm, prod.install_dir, "sp-remove", t.id, e))
+		goto rollback;
+	svinit = 1;
+	fault_point("sp: remove: stop services");
+	if (sp_services_stop(&sv, pm, NULL, e))
+		goto rollback;
 	if (setup_txn_apply(&c, &t, e))
+		goto rollback;
+	if (sp_services_start(&sv, e))
 		goto rollback;
 
 	/* One SQLite transaction: the pack's registry captures undone, state
@@ -721,6 +771,7 @@ int setup_cmd_sp_remove(const struct setup_opts *o, const char *product, int lev
 			goto rollback_sql;
 	}
 	/* STATE: committed; finish drops the store's links and the pack's dirs. */
+	setup_services_keep(&sv);
 	if (setup_txn_finish(&c, &t, e))
 		goto out;
 	sdir = store_dir(&c, product, sps[0].level);
@@ -736,6 +787,8 @@ rollback:
 	{
 		struct err re;
 
+		if (svinit && setup_services_undo(&sv, &re) != 0)
+			setup_log(&c, 1, "could not put a service back as it was: %s", re.msg);
 		if (journaled && setup_txn_rollback(&c, &t, &re) != 0)
 			err_prefix(e, "removing SP%d failed and the rollback failed too (%s); run 'setup recover'", sps[0].level, re.msg);
 		else
@@ -752,6 +805,9 @@ out:
 	setup_strv_free(mods, nmods);
 	setup_strv_free(dirs, ndirs);
 	mem_free(sdir);
+	if (svinit)
+		setup_services_destroy(&sv);
+	manifest_free(pm);
 	setup_txn_destroy(&t);
 	setup_product_destroy(&prod);
 	setup_ctx_close(&c);
