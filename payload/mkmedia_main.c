@@ -44,7 +44,7 @@ _Static_assert(PAYLOAD_SIGNED_MAX_BYTES == MANIFEST_MAX_FILE_BYTES,
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: mkmedia build DEFINITION --source DIR --out MEDIA [--format zip|tar.zst|tar.gz] [--sign KEY]\n"
+		"usage: mkmedia build DEFINITION --source DIR --out MEDIA [--format zip|tar.zst|tar.gz|tar] [--sign KEY]\n"
 		"       mkmedia slipstream --base MEDIA --sp SPMEDIA --out MEDIA [--sign KEY]\n"
 		"                                             install media with the service pack built in\n"
 		"       mkmedia keygen NAME                   write NAME.key and NAME.pub (Ed25519, PEM)\n"
@@ -309,8 +309,9 @@ static int cmd_build(const char *def, const char *src_dir, const char *out, cons
 
 	if (format) {
 		fmt = payload_format_parse(format);
-		if (fmt != PAYLOAD_FORMAT_ZIP && fmt != PAYLOAD_FORMAT_TAR_ZST && fmt != PAYLOAD_FORMAT_TAR_GZ)
-			return err_set(e, ERR_CLASS_USAGE, "unknown --format '%s': use zip, tar.zst or tar.gz", format);
+		if (fmt != PAYLOAD_FORMAT_ZIP && fmt != PAYLOAD_FORMAT_TAR_ZST && fmt != PAYLOAD_FORMAT_TAR_GZ &&
+		    fmt != PAYLOAD_FORMAT_TAR)
+			return err_set(e, ERR_CLASS_USAGE, "unknown --format '%s': use zip, tar.zst, tar.gz or tar (uncompressed)", format);
 	}
 	if (epoch && *epoch) {
 		char *end;

@@ -1,8 +1,10 @@
 # setup/: the engine and the setup tool.
-SETUP_SRCS := setup/setup_wizard.c setup/setup_ctx.c setup/setup_state.c setup/setup_txn.c setup/setup_plan.c \
+SETUP_SRCS := setup/setup_ctx.c setup/setup_state.c setup/setup_txn.c setup/setup_plan.c \
 	setup/setup_fileversion.c setup/setup_media.c setup/setup_register.c \
 	setup/setup_cmd_install.c setup/setup_cmd_uninstall.c setup/setup_cmd_query.c \
-	setup/setup_cmd_sp.c setup/setup_extension.c setup/setup_service.c setup/setup_cmd_services.c
+	setup/setup_extension.c setup/setup_service.c setup/setup_cmd_services.c \
+	setup/setup_cmd_sp.c \
+	setup/setup_wizard.c
 LIB_SETUP := $(B)/libsetup.a
 $(LIB_SETUP): $(call objs,$(SETUP_SRCS))
 MODULE_LIBS := $(LIB_SETUP) $(MODULE_LIBS)
@@ -11,3 +13,6 @@ TOOLS += $(B)/bin/setup
 # registry API that modules resolve at load time.
 $(B)/bin/setup: LDFLAGS += -rdynamic
 $(B)/bin/setup: $(call objs,setup/setup_main.c) $(MODULE_LIBS)
+
+# make bench: a durable install against bsdtar+sync and dpkg (needs bench_payload).
+BENCH_SCRIPTS += tests/bench/bench_install.sh

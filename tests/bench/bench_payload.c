@@ -8,6 +8,10 @@
  *                                  payload_archive_write, write DIR/X.list
  *                                  ("size sha256 name" per entry), remove
  *                                  the source tree.
+ *   bench_payload gentree DIR A|B  the same files as a source tree DIR/src-X
+ *                                  (named by their paths) and a product
+ *                                  definition DIR/X.ini for mkmedia, for
+ *                                  the install benchmark.
  *   bench_payload extract ARCHIVE LIST STAGING
  *                                  create STAGING (0700) and stage every
  *                                  entry of LIST from ARCHIVE, verified.
@@ -41,13 +45,13 @@ static void die(const struct err *e)
 	exit(1);
 }
 
-static int gen(const char *dir, const char *which)
+static int gen(const char *dir, const char *which, int tree)
 {
 	int is_a = strcmp(which, "A") == 0;
 	size_t n = is_a ? 20000 : 40;
 	struct payload_source *src = calloc(n, sizeof(*src));
 	char *buf = malloc(8u << 20), *srcdir, *list, *arc, *cmd;
-	FILE *lf;
+	FILE *lf, *def = NULL;
 	struct err e;
 
 	if (!src || !buf)
@@ -62,6 +66,15 @@ static int gen(const char *dir, const char *which)
 	lf = fopen(list, "w");
 	if (!lf)
 		return perror(list), 1;
+	if (tree) {
+		char *defp;
+
+		if (asprintf(&defp, "%s/%s.ini", dir, which) < 0 || !(def = fopen(defp, "w")))
+			return 1;
+		fprintf(def, "[setupkit]\nformat = 2\nkind = product\n[product]\ncode = bench%s\nname = Benchmark %s\n"
+			"version = 1.0\ndefault_dir = /opt/bench%s\n[component main]\npayload = main\n", which, which, which);
+		free(defp);
+	}
 	for (size_t i = 0; i < n; i++) {
 		size_t size = is_a ? 1024 + (size_t)(next() % (15 * 1024 + 1))
 				   : (4u << 20) + (size_t)(next() % ((4u << 20) + 1));
@@ -79,8 +92,18 @@ static int gen(const char *dir, const char *which)
 		} else if (asprintf(&name, "big/f%02zu.bin", i) < 0) {
 			return 1;
 		}
-		if (asprintf(&path, "%s/%zu", srcdir, i) < 0)
+		if (tree) {
+			char *d;
+
+			if (asprintf(&path, "%s/%s", srcdir, name) < 0 || asprintf(&d, "%s/%.*s", srcdir,
+			    (int)(strchr(name, '/') - name), name) < 0)
+				return 1;
+			mkdir(d, 0755);
+			free(d);
+			fprintf(def, "[file f%zu]\ncomponent = main\nsource = %s\ndest = {app}/%s\n", i, name, name);
+		} else if (asprintf(&path, "%s/%zu", srcdir, i) < 0) {
 			return 1;
+		}
 		f = fopen(path, "wb");
 		if (!f || fwrite(buf, 1, size, f) != size || fclose(f) != 0)
 			return perror(path), 1;
@@ -89,8 +112,10 @@ static int gen(const char *dir, const char *which)
 		fprintf(lf, "%llu %s %s\n", (unsigned long long)h.size, h.sha256, name);
 		src[i] = (struct payload_source){ name, path, 0644, NULL };
 	}
-	if (fclose(lf) != 0)
+	if (fclose(lf) != 0 || (def && fclose(def) != 0))
 		return perror(list), 1;
+	if (tree)
+		return 0;
 	if (payload_archive_write(arc, PAYLOAD_FORMAT_TAR, src, n, 0, &e) != 0)
 		die(&e);
 	if (asprintf(&cmd, "rm -rf '%s'", srcdir) < 0 || system(cmd) != 0)
@@ -145,9 +170,11 @@ static int extract(const char *arc, const char *list, const char *staging)
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "gen") == 0)
-		return gen(argv[2], argv[3]);
+		return gen(argv[2], argv[3], 0);
+	if (argc == 4 && strcmp(argv[1], "gentree") == 0)
+		return gen(argv[2], argv[3], 1);
 	if (argc == 5 && strcmp(argv[1], "extract") == 0)
 		return extract(argv[2], argv[3], argv[4]);
-	fprintf(stderr, "usage: bench_payload gen DIR A|B | extract ARCHIVE LIST STAGING\n");
+	fprintf(stderr, "usage: bench_payload gen|gentree DIR A|B | extract ARCHIVE LIST STAGING\n");
 	return 2;
 }
