@@ -118,6 +118,7 @@ struct payload_staged {
 	char sha256[PAYLOAD_SHA256_HEX];
 	unsigned mode;          /* mode the archive gave (permission bits) */
 	char *link_target;      /* non-NULL: staged as a symlink */
+	size_t want;            /* index of the payload_want it satisfies */
 };
 
 struct payload_staged_list {

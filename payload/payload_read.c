@@ -725,6 +725,7 @@ int payload_extract(const char *archive_path, const char *staging_dir,
 		item = &c.items[c.nitems++];
 		memset(item, 0, sizeof(*item));
 		item->mode = ent.mode;
+		item->want = (size_t)ix;
 		item->name = mem_strdup(ent.name);
 		if (!item->name) {
 			err_nomem(e, "staging an entry");

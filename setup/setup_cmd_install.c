@@ -187,15 +187,9 @@ static int stage_files(struct setup_ctx *c, struct setup_txn *t, const struct ma
 		if (nw && payload_extract(archive, stage, wants, nw, &lim, &got, e))
 			bad = 1;
 		for (size_t j = 0; !bad && j < got.n; j++) {
-			size_t w;
-			struct setup_op *o;
+			struct setup_op *o = &t->ops[opix[got.items[j].want]];
 			char *real, *tmp;
 
-			for (w = 0; w < nw && strcmp(wants[w].name, got.items[j].name) != 0; w++)
-				;
-			if (w == nw)
-				continue;
-			o = &t->ops[opix[w]];
 			if (check_cancel(e, "while copying files") || make_parents(c, t, o->path, e)) {
 				bad = 1;
 				break;

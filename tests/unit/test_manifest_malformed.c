@@ -42,6 +42,9 @@ static const struct bad_case cases[] = {
 	{ H F "dest = {app}/f\nfoo = 1 ; <<\n", MANIFEST_PRODUCT, "unknown key 'foo' in [file f] of a product definition; expected one of: component, source, dest" },
 	{ H "[service a] ; <<\ncomponent = c\nstart = s\nstop = s\n", MANIFEST_PRODUCT, "[service a] has no 'status'" },
 	{ H "[component c] ; <<\npayload = c\n", MANIFEST_PRODUCT, "duplicate section [component c] (first at line 8)" },
+	/* several duplicates: the first repeat in file order is reported, against its first occurrence */
+	{ H "[component d]\npayload = d\n[component e]\npayload = e\n[component e] ; <<\npayload = e\n[component d]\npayload = d\n[component c]\npayload = c\n",
+	  MANIFEST_PRODUCT, "duplicate section [component e] (first at line 12)" },
 	{ H "[file f]\ncomponent = c\ncomponent = d ; <<\n", MANIFEST_PRODUCT, "duplicate key 'component' (first set at line 11)" },
 	{ H "[file f] ; <<\ncomponent = c\nsource = f\n", MANIFEST_PRODUCT, "[file f] has no 'dest', which is required" },
 	{ H "this is not ini ; <<\n", MANIFEST_PRODUCT, "syntax error: expected '[section]', 'key = value'" },
@@ -96,6 +99,9 @@ static const struct bad_case cases[] = {
 	{ H "[service a] ; <<\ncomponent = c\nstop = s\nstatus = s\n", MANIFEST_PRODUCT, "[service a] has no 'start'" },
 	{ H SVC("a") "start_type = sometimes ; <<\n", MANIFEST_PRODUCT, "start_type 'sometimes' must be auto, manual or disabled" },
 	{ H F "dest = {app}/f\n[file g] ; <<\ncomponent = c\nsource = g\ndest = {app}/f\n", MANIFEST_PRODUCT, "file 'g' has the same destination '{app}/f' as file 'f'" },
+	{ H "[file z]\ncomponent = c\nsource = z\ndest = {app}/y\n[file a]\ncomponent = c\nsource = a\ndest = {app}/x\n"
+	  "[file b] ; <<\ncomponent = c\nsource = b\ndest = {app}/y\n[file b2]\ncomponent = c\nsource = b2\ndest = {app}/x\n",
+	  MANIFEST_PRODUCT, "file 'b' has the same destination '{app}/y' as file 'z' (line 10)" },
 	{ H "[file f] ; <<\ncomponent = c\nsource = f\ndest = {app}/f\nafter = g\n[file g]\ncomponent = c\nsource = g\ndest = {app}/g\nafter = f\n", MANIFEST_PRODUCT, "module registration orders ('after') form a cycle: f -> g -> f" },
 	{ H "[file f] ; <<\ncomponent = c\nsource = f\ndest = {app}/f\nafter = zz\n", MANIFEST_PRODUCT, "file 'f' registers after 'zz', which is not a file here" },
 	/* extensions and registry */
