@@ -951,13 +951,15 @@ static int explain(const struct reg_run_opts *o, const struct reg_run_result *r,
 	return code;
 }
 
+/* In one store transaction: apply the writes w, or, when w is NULL, undo
+ * what the module's earlier registration captured. */
 static int in_txn(struct reg_store *s, const struct reg_run_opts *o,
-		  const struct reg_writes *w, int undo, unsigned *conflicts, struct err *e)
+		  const struct reg_writes *w, unsigned *conflicts, struct err *e)
 {
 	if (reg_store_begin(s, e) < 0)
 		return -1;
-	if ((undo ? reg_capture_undo(s, o->module, 0, conflicts, e)
-		  : reg_writes_apply(s, o->module, w, NULL, e)) < 0 ||
+	if ((w ? reg_writes_apply(s, o->module, w, NULL, e)
+	       : reg_capture_undo(s, o->module, 0, conflicts, e)) < 0 ||
 	    reg_store_commit(s, e) < 0) {
 		reg_store_rollback(s, NULL);
 		return -1;
@@ -1017,7 +1019,7 @@ static int module_run(struct reg_store *s, const struct reg_run_opts *o,
 					     (r.stage == REG_STAGE_LOAD && access(o->module, F_OK) != 0))) {
 			struct err ue;
 			err_clear(&ue);
-			if (in_txn(s, o, NULL, 1, &conflicts, &ue) < 0) {
+			if (in_txn(s, o, NULL, &conflicts, &ue) < 0) {
 				*e = ue;
 				code = REG_EXIT_OLE;
 				goto out;
@@ -1038,7 +1040,7 @@ static int module_run(struct reg_store *s, const struct reg_run_opts *o,
 	if (removing && caps > 0) {
 		/* The captures are authoritative: a buggy DllUnregisterServer
 		 * cannot delete more, or less, than the registration wrote. */
-		if (in_txn(s, o, NULL, 1, &conflicts, e) < 0)
+		if (in_txn(s, o, NULL, &conflicts, e) < 0)
 			goto out;
 		if (conflicts) {
 			err_set(e, ERR_CLASS_MODULE, "module '%s': %u registry entries changed by "
@@ -1046,7 +1048,7 @@ static int module_run(struct reg_store *s, const struct reg_run_opts *o,
 				o->module, conflicts);
 			err_set_status(e, ERR_WARN);
 		}
-	} else if (in_txn(s, o, &r.writes, 0, NULL, e) < 0) {
+	} else if (in_txn(s, o, &r.writes, NULL, e) < 0) {
 		goto out;
 	}
 	code = REG_EXIT_OK;
