@@ -244,8 +244,12 @@ int setup_cmd_status(const struct setup_opts *o, struct err *e)
 			}
 			printf("],\"sp_backup_bytes\":%llu}", (unsigned long long)spbytes);
 		} else {
-			printf("%s (%s) %s%s%s\n  installed in: %s\n  components:   %s\n  files:        %d\n",
-			       p.name, p.code, p.version, p.level ? " SP" : "", "", p.install_dir, p.components, nf);
+			char lvl[16] = "";
+
+			if (p.level)
+				snprintf(lvl, sizeof(lvl), " SP%d", p.level);
+			printf("%s (%s) %s%s\n  installed in: %s\n  components:   %s\n  files:        %d\n",
+			       p.name, p.code, p.version, lvl, p.install_dir, p.components, nf);
 			if (p.level)
 				printf("  service pack: SP%d\n", p.level);
 			for (int k = 0; k < nsp; k++)

@@ -578,7 +578,7 @@ int setup_cmd_sp_apply(const struct setup_opts *o, struct err *e)
 	setup_services_keep(&sv);
 	if (setup_txn_finish(&c, &t, e))
 		goto out;
-	setup_log(&c, 1, "%s is now at SP%d (version %s): %d files, %d registry writes; remove with 'setup sp remove %s'; log: %s",
+	setup_log(&c, 1, "%s is now at SP%d (version %s): %d file(s), %d registry write(s); remove with 'setup sp remove %s'; log: %s",
 		  prod.name, m->sp.level, spv, nput, nreg, prod.code, c.log_file);
 	if (o->json)
 		printf("{\"result\":\"ok\",\"product\":\"%s\",\"level\":%d,\"version\":\"%s\",\"files\":%d,\"replaced\":%d}\n",
