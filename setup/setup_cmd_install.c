@@ -72,6 +72,18 @@ static int make_parents(struct setup_ctx *c, struct setup_txn *t, const char *pa
 
 	if (!dir)
 		return err_nomem(e, "creating directories");
+	{
+		/* Usually the parent is there already: one lstat, not one per level. */
+		char *real = setup_real(c, dir);
+		struct stat st;
+		int there = real && lstat(real, &st) == 0 && S_ISDIR(st.st_mode);
+
+		mem_free(real);
+		if (there) {
+			mem_free(dir);
+			return 0;
+		}
+	}
 	for (p = dir + 1; ; p++) {
 		if (*p == '/' || *p == '\0') {
 			char save = *p, *real;
@@ -189,6 +201,7 @@ static int stage_files(struct setup_ctx *c, struct setup_txn *t, const struct ma
 		for (size_t j = 0; !bad && j < got.n; j++) {
 			struct setup_op *o = &t->ops[opix[got.items[j].want]];
 			char *real, *tmp;
+			int lr;
 
 			if (check_cancel(e, "while copying files") || make_parents(c, t, o->path, e)) {
 				bad = 1;
@@ -203,9 +216,10 @@ static int stage_files(struct setup_ctx *c, struct setup_txn *t, const struct ma
 				break;
 			}
 			fault_point("stage: place new file");
-			unlink(tmp);
-			if (link(got.items[j].path, tmp) != 0 &&
-			    (errno != EXDEV || copy_file(got.items[j].path, tmp, e))) {
+			lr = link(got.items[j].path, tmp);
+			if (lr != 0 && errno == EEXIST && unlink(tmp) == 0)   /* a stale T.setupkit-new */
+				lr = link(got.items[j].path, tmp);
+			if (lr != 0 && (errno != EXDEV || copy_file(got.items[j].path, tmp, e))) {
 				if (!err_is_set(e))
 					err_errno(e, "cannot place the new '%s' beside its final path", real);
 				bad = 1;
@@ -480,6 +494,11 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 			setup_log(&c, 0, "plan: %s %s: %s", setup_action_name(p.items[i].action), p.items[i].path, p.items[i].rule);
 	}
 	setup_log(&c, 1, "plan: %d to install, %d to replace, %d to keep", ncount[SETUP_INSTALL], ncount[SETUP_REPLACE], ncount[SETUP_KEEP]);
+	/* A module that could not load is refused now, while nothing has changed. */
+	if (setup_needed_check(&c, &p, o->media, e)) {
+		setup_log(&c, 0, "%s refused: %s", a->op, e->msg);
+		goto out;
+	}
 
 	/* The transaction. */
 	t.op = mem_strdup(a->op);
@@ -751,7 +770,8 @@ int setup_cmd_plan(const struct setup_opts *o, struct err *e)
 	if (setup_ctx_open(&c, o, "plan", e))
 		goto out;
 	if (setup_plan_build(&c, m, ans && ans->answers.install_dir ? ans->answers.install_dir : m->product.default_dir,
-			     ans && ans->answers.components_set ? &ans->answers.components : NULL, &p, e))
+			     ans && ans->answers.components_set ? &ans->answers.components : NULL, &p, e) ||
+	    setup_needed_check(&c, &p, o->media, e))
 		goto out;
 	setup_plan_print(&p, stdout, o->json);
 	rc = 0;

@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -145,15 +146,27 @@ static char *real_sfx(struct setup_ctx *c, const char *path, const char *sfx)
 	return s;
 }
 
+static int cmp_path_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Flush every filesystem the transaction wrote to: one syncfs per device,
- * never one fsync per file (BENCHMARKS.md). */
+ * never one fsync per file (BENCHMARKS.md). The ops' paths are visited
+ * sorted, so each directory is looked at about once, not once per file. */
 static int sync_all(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 {
 	dev_t devs[16];
 	int ndev = 0;
 	char *prev = NULL;
 	int rc = 0;
+	const char **paths = mem_array((size_t)t->nops + 1, sizeof(*paths));
 
+	if (!paths)
+		return err_nomem(e, "syncing");
+	for (int i = 0; i < t->nops; i++)
+		paths[i] = t->ops[i].path;
+	qsort(paths, (size_t)t->nops, sizeof(*paths), cmp_path_ptr);
 	for (int i = -1; i < t->nops && rc == 0; i++) {
 		char *dir, *real;
 		struct stat st;
@@ -162,15 +175,18 @@ static int sync_all(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 		if (i < 0)
 			real = mem_strdup(c->root[0] ? c->root : "/");
 		else {
-			real = setup_real(c, t->ops[i].path);
+			real = setup_real(c, paths[i]);
 			if (real) {
 				dir = path_dirname(real);
 				mem_free(real);
 				real = dir;
 			}
 		}
-		if (!real)
+		if (!real) {
+			mem_free(prev);
+			mem_free(paths);
 			return err_nomem(e, "syncing");
+		}
 		if (prev && strcmp(prev, real) == 0) {
 			mem_free(real);
 			continue;
@@ -192,6 +208,7 @@ static int sync_all(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 		if (fd >= 0)
 			close(fd);
 	}
+	mem_free(paths);
 	mem_free(prev);
 	return rc;
 }
@@ -397,9 +414,12 @@ int setup_txn_finish(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 				rc = err_errno(e, "cannot drop the restored backup '%s'", bk);
 			mem_free(bk);
 		}
-		if (rc == 0 && unlink(old) != 0 && errno != ENOENT)
+		/* After commit a PUT's T.setupkit-new was renamed into place, and
+		 * without an old file it never had a T.setupkit-old: skip the
+		 * unlinks that would fail (two per new file of a fresh install). */
+		if (rc == 0 && !(o->kind == SETUP_OP_PUT && !o->old_exists) && unlink(old) != 0 && errno != ENOENT)
 			rc = err_errno(e, "cannot remove the backup '%s'", old);
-		if (rc == 0 && unlink(nw) != 0 && errno != ENOENT)
+		if (rc == 0 && o->kind != SETUP_OP_PUT && unlink(nw) != 0 && errno != ENOENT)
 			rc = err_errno(e, "cannot remove '%s'", nw);
 		mem_free(old);
 		mem_free(nw);

@@ -5,8 +5,9 @@
 # `dpkg --install --refuse-unsafe-io` of a .deb holding the same tree into
 # its own --instdir/--admindir (see BENCHMARKS.md). Runs alternate
 # setup/bsdtar/dpkg, A then B, PAIRS times (default 5); prints per-run
-# ratios, medians, peak RSS, and the time of `setup uninstall` (which
-# renames and unlinks: it copies no file contents).
+# ratios, medians, peak RSS; then, after all installs, `setup uninstall` of
+# each root (it renames and unlinks, copying no file contents) against
+# `rm -rf` + `sync` of the matching bsdtar tree.
 # Everything lives in one mktemp dir, removed on exit; trees are removed only
 # after all timed runs (recently freed inodes slow the next extraction).
 set -eu
@@ -64,19 +65,30 @@ for i in $(seq 1 "$PAIRS"); do
 		timed dpkg --instdir="$d/inst" --admindir="$d/admin" --force-not-root --force-script-chrootless \
 			--refuse-unsafe-io --log=/dev/null --install "$tmp/$p.deb"
 		d_ns=$T_NS d_rss=$T_RSS
-		timed "$B/bin/setup" -q uninstall "bench$p" --root "$r"
-		u_ns=$T_NS
 		rb=$(awk -v a="$s_ns" -v b="$b_ns" 'BEGIN{printf "%.3f", a/b}')
 		rd=$(awk -v a="$s_ns" -v b="$d_ns" 'BEGIN{printf "%.3f", a/b}')
-		printf 'run %d %s: setup %ss (%d KiB)  bsdtar+sync %ss  dpkg %ss (%d KiB)  setup/bsdtar+sync %s  setup/dpkg %s  uninstall %ss\n' \
-			"$i" "$p" "$(secs "$s_ns")" "$s_rss" "$(secs "$b_ns")" "$(secs "$d_ns")" "$d_rss" "$rb" "$rd" "$(secs "$u_ns")"
+		printf 'run %d %s: setup %ss (%d KiB)  bsdtar+sync %ss  dpkg %ss (%d KiB)  setup/bsdtar+sync %s  setup/dpkg %s\n' \
+			"$i" "$p" "$(secs "$s_ns")" "$s_rss" "$(secs "$b_ns")" "$(secs "$d_ns")" "$d_rss" "$rb" "$rd"
 		echo "$rb" >>"$tmp/rb-$p"
 		echo "$rd" >>"$tmp/rd-$p"
 		echo "$s_rss" >>"$tmp/rss-$p"
+	done
+done
+# Uninstall only after every install was timed (deleting a tree right before
+# a timed extraction slows it: BENCHMARKS.md's inode-reuse trap). Baseline:
+# `rm -rf` of the bsdtar tree of the same run, then `sync`.
+for i in $(seq 1 "$PAIRS"); do
+	for p in A B; do
+		timed "$B/bin/setup" -q uninstall "bench$p" --root "$tmp/root-$p-$i"
+		u_ns=$T_NS
+		timed sh -c "rm -rf '$tmp/bsdtar-$p-$i' && sync"
+		ru=$(awk -v a="$u_ns" -v b="$T_NS" 'BEGIN{printf "%.3f", a/b}')
+		printf 'uninstall %d %s: setup %ss  rm -rf+sync %ss  setup/(rm+sync) %s\n' "$i" "$p" "$(secs "$u_ns")" "$(secs "$T_NS")" "$ru"
 		echo "$u_ns" >>"$tmp/un-$p"
+		echo "$ru" >>"$tmp/ru-$p"
 	done
 done
 for p in A B; do
 	echo "payload $p: median setup/(bsdtar+sync) $(median <"$tmp/rb-$p"), median setup/dpkg $(median <"$tmp/rd-$p")," \
-		"setup peak RSS $(sort -n "$tmp/rss-$p" | tail -n 1) KiB, median uninstall $(secs "$(median <"$tmp/un-$p")")s"
+		"setup peak RSS $(sort -n "$tmp/rss-$p" | tail -n 1) KiB, median uninstall $(secs "$(median <"$tmp/un-$p")")s (setup/(rm -rf+sync) $(median <"$tmp/ru-$p"))"
 done
