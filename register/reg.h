@@ -188,6 +188,24 @@ char *reg_hresult_describe(int32_t hr, char *buf, size_t size);
  */
 char *reg_deps_diagnose(const char *module, int keep_env, int *bad_format, struct err *e);
 
+/* What an ELF object needs from the dynamic loader, read without running
+ * any of its code (setup checks modules with it before installing them). */
+struct reg_deps {
+	char **needed;      /* DT_NEEDED names, in file order */
+	size_t nneeded;
+	char *rpath;        /* DT_RPATH, unexpanded ($ORIGIN kept), or NULL */
+	char *runpath;      /* DT_RUNPATH, unexpanded, or NULL */
+	char **sysdirs;     /* the host loader's system directories for this
+			     * object's machine and class: /etc/ld.so.conf's,
+			     * then the defaults (multiarch, lib64, lib) */
+	size_t nsysdirs;
+};
+/* Fill *d (the caller frees it with reg_deps_destroy, NULL-safe). Returns
+ * -1 with e set on failure, e->cls ERR_CLASS_INPUT when path is not a
+ * readable little-endian ELF object (then *d is empty). */
+int reg_deps_read(const char *path, struct reg_deps *d, struct err *e);
+void reg_deps_destroy(struct reg_deps *d);
+
 /* ---- running entry points out of process (reg_runner.c) ---- */
 
 enum reg_entry {

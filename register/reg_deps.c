@@ -306,13 +306,89 @@ static const char *multiarch(unsigned machine)
 	}
 }
 
+/* The loader's system directories for an object of this machine and class:
+ * /etc/ld.so.conf's (stand-in for ld.so.cache), then the defaults. */
+static void add_system_dirs(struct dirlist *d, unsigned machine, int is64)
+{
+	const char *ma = multiarch(machine);
+
+	read_ldconf(d, "/etc/ld.so.conf", 0);
+	if (ma) {
+		char t[64];
+		snprintf(t, sizeof(t), "/lib/%s", ma);
+		dl_add(d, t, strlen(t), "default");
+		snprintf(t, sizeof(t), "/usr/lib/%s", ma);
+		dl_add(d, t, strlen(t), "default");
+	}
+	if (is64) {
+		dl_add(d, "/lib64", 6, "default");
+		dl_add(d, "/usr/lib64", 10, "default");
+	}
+	dl_add(d, "/lib", 4, "default");
+	dl_add(d, "/usr/lib", 8, "default");
+}
+
+void reg_deps_destroy(struct reg_deps *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->nneeded; i++)
+		mem_free(d->needed[i]);
+	for (size_t i = 0; i < d->nsysdirs; i++)
+		mem_free(d->sysdirs[i]);
+	mem_free(d->needed);
+	mem_free(d->sysdirs);
+	mem_free(d->rpath);
+	mem_free(d->runpath);
+	memset(d, 0, sizeof(*d));
+}
+
+int reg_deps_read(const char *path, struct reg_deps *d, struct err *e)
+{
+	struct elf_info info;
+	struct dirlist dl;
+	int rc = -1;
+
+	memset(d, 0, sizeof(*d));
+	memset(&dl, 0, sizeof(dl));
+	if (elf_read(path, &info, e) < 0)
+		goto out;   /* info is zeroed first, then filled as far as it got */
+	d->needed = mem_array(info.nneeded + 1, sizeof(char *));
+	add_system_dirs(&dl, info.machine, info.is64);
+	d->sysdirs = mem_array(dl.n + 1, sizeof(char *));
+	if (!d->needed || !d->sysdirs) {
+		err_nomem(e, "reading a module's dependencies");
+		goto out;
+	}
+	/* Hand the strings over; info and dl keep nothing. */
+	memcpy(d->needed, info.needed, info.nneeded * sizeof(char *));
+	d->nneeded = info.nneeded;
+	info.nneeded = 0;
+	memcpy(d->sysdirs, dl.dir, dl.n * sizeof(char *));
+	d->nsysdirs = dl.n;
+	dl.n = 0;
+	d->rpath = info.rpath;
+	d->runpath = info.runpath;
+	info.rpath = info.runpath = NULL;
+	rc = 0;
+out:
+	for (size_t i = 0; i < info.nneeded; i++)
+		mem_free(info.needed[i]);
+	mem_free(info.rpath);
+	mem_free(info.runpath);
+	for (size_t j = 0; j < dl.n; j++)
+		mem_free(dl.dir[j]);
+	if (rc)
+		reg_deps_destroy(d);
+	return rc;
+}
+
 char *reg_deps_diagnose(const char *module, int keep_env, int *bad_format, struct err *e)
 {
 	struct elf_info info;
 	struct dirlist d;
 	struct sbuf b = { NULL, 0, 0, 0 };
 	char *origin = path_dirname(module);
-	const char *ma;
 
 	*bad_format = 0;
 	memset(&d, 0, sizeof(d));
@@ -329,21 +405,7 @@ char *reg_deps_diagnose(const char *module, int keep_env, int *bad_format, struc
 		dl_add_list(&d, getenv("LD_LIBRARY_PATH"), origin, "LD_LIBRARY_PATH");
 	if (info.runpath)
 		dl_add_list(&d, info.runpath, origin, "DT_RUNPATH");
-	read_ldconf(&d, "/etc/ld.so.conf", 0);
-	ma = multiarch(info.machine);
-	if (ma) {
-		char t[64];
-		snprintf(t, sizeof(t), "/lib/%s", ma);
-		dl_add(&d, t, strlen(t), "default");
-		snprintf(t, sizeof(t), "/usr/lib/%s", ma);
-		dl_add(&d, t, strlen(t), "default");
-	}
-	if (info.is64) {
-		dl_add(&d, "/lib64", 6, "default");
-		dl_add(&d, "/usr/lib64", 10, "default");
-	}
-	dl_add(&d, "/lib", 4, "default");
-	dl_add(&d, "/usr/lib", 8, "default");
+	add_system_dirs(&d, info.machine, info.is64);
 
 	sb_add(&b, "%s", "");
 	for (size_t i = 0; i < info.nneeded; i++) {

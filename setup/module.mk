@@ -3,7 +3,7 @@ SETUP_SRCS := setup/setup_ctx.c setup/setup_state.c setup/setup_txn.c setup/setu
 	setup/setup_fileversion.c setup/setup_media.c setup/setup_register.c \
 	setup/setup_cmd_install.c setup/setup_cmd_uninstall.c setup/setup_cmd_query.c \
 	setup/setup_extension.c setup/setup_service.c setup/setup_cmd_services.c \
-	setup/setup_cmd_sp.c \
+	setup/setup_cmd_sp.c setup/setup_needed.c \
 	setup/setup_wizard.c
 LIB_SETUP := $(B)/libsetup.a
 $(LIB_SETUP): $(call objs,$(SETUP_SRCS))
@@ -13,6 +13,8 @@ TOOLS += $(B)/bin/setup
 # registry API that modules resolve at load time.
 $(B)/bin/setup: LDFLAGS += -rdynamic
 $(B)/bin/setup: $(call objs,setup/setup_main.c) $(MODULE_LIBS)
+
+UNIT_TESTS += tests/unit/test_setup_needed.c
 
 # make bench: a durable install against bsdtar+sync and dpkg (needs bench_payload).
 BENCH_SCRIPTS += tests/bench/bench_install.sh

@@ -281,6 +281,22 @@ int setup_register_module(struct setup_ctx *c, struct setup_txn *t, const struct
 			  const char *media_dir, const struct manifest_file *f, const char *path,
 			  int *repaired, struct err *e);
 
+/* ---- modules' libraries, checked before anything changes (setup_needed.c) ---- */
+
+struct reg_deps;
+/* Refuse (ERR_CLASS_INPUT, -1) when a selfreg module the plan installs,
+ * replaces or keeps needs a library that neither the plan, the root nor
+ * the host's system directories provide; e names the module, the library,
+ * the directories looked in and the component that ships it. Modules to be
+ * installed are read from a verified staging copy of media_dir's payloads,
+ * removed before returning: success or failure, nothing is left behind. */
+int setup_needed_check(struct setup_ctx *c, const struct setup_plan *p, const char *media_dir, struct err *e);
+/* Whether the module to be at module_path (target system) finds `name`:
+ * 1 found, 0 missing, -1 out of memory. looked receives the directories
+ * searched, for messages (truncated to looked_size). root: "" for "/". */
+int setup_needed_find(const char *root, const struct setup_plan *p, const char *module_path,
+		      const struct reg_deps *d, const char *name, char *looked, size_t looked_size);
+
 /* ---- commands (setup_cmd_*.c) ---- */
 
 int setup_cmd_install(const struct setup_opts *o, struct err *e);

@@ -25,7 +25,10 @@
 #include "payload/payload.h"
 #include "register/reg.h"
 
-/* Add "provided by component X" hints for missing libraries the product ships. */
+/* Add "provided by component X" hints for missing libraries the product
+ * ships (reg_deps_diagnose says "missing library 'NAME'"). The check before
+ * the install (setup_needed.c) catches most of these; this is the fallback
+ * for what it cannot see (indirect dependencies, non-native objects). */
 static void hint_providers(const struct manifest *m, struct err *e)
 {
 	for (int i = 0; i < m->nfiles; i++) {
@@ -33,10 +36,10 @@ static void hint_providers(const struct manifest *m, struct err *e)
 		char needle[300];
 		size_t n = strlen(e->msg);
 
-		snprintf(needle, sizeof(needle), "%s", base);
-		if (strstr(e->msg, needle) && strstr(e->msg, "needs") && n + 200 < sizeof(e->msg))
+		snprintf(needle, sizeof(needle), "missing library '%s'", base);
+		if (strstr(e->msg, needle) && n + 200 < sizeof(e->msg))
 			snprintf(e->msg + n, sizeof(e->msg) - n,
-				 "; %s ships with component '%s' of %s: select that component", base,
+				 "\n  '%s' is provided by component '%s' of %s: select that component", base,
 				 m->files[i].component, m->product.name);
 	}
 }
