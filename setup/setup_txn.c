@@ -25,15 +25,20 @@
  *      sk_txn.reg_mark for the modules in sk_txn_module; rollback undoes them.
  *  (6) Recovery is the same rollback or finish, and each step of both is
  *      idempotent, so recovery can itself be interrupted and run again.
+ *  (7) Before the journal, setup_txn_begin copies the whole registry to
+ *      SK_REGBACKUP_DIR (newest SK_REGBACKUP_KEEP kept), so an administrator
+ *      can put it back with `register restore` whatever happens next.
  */
 #include "setup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/fault.h"
@@ -88,8 +93,96 @@ void setup_txn_destroy(struct setup_txn *t)
 	memset(t, 0, sizeof(*t));
 }
 
+static int cmp_str_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Keep the SK_REGBACKUP_KEEP newest registry backups of dir (names start
+ * with a UTC timestamp, so they sort by age) and drop the temporary file
+ * of a backup that was interrupted. Best effort: a failure only costs space. */
+static void prune_registry_backups(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char *p;
+
+		if (strstr(de->d_name, ".db.tmp-")) {
+			unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
+		if (len < 4 || strcmp(de->d_name + len - 3, ".db") != 0)
+			continue;
+		if (n == cap) {
+			char **g = mem_realloc_array(names, cap ? cap * 2 : 16, sizeof(char *));
+
+			if (!g)
+				break;
+			names = g;
+			cap = cap ? cap * 2 : 16;
+		}
+		if (!(p = mem_strdup(de->d_name)))
+			break;
+		names[n++] = p;
+	}
+	if (n > SK_REGBACKUP_KEEP) {
+		qsort(names, n, sizeof(char *), cmp_str_ptr);
+		for (size_t i = 0; i + SK_REGBACKUP_KEEP < n; i++)
+			unlinkat(dirfd(d), names[i], 0);
+	}
+	for (size_t i = 0; i < n; i++)
+		mem_free(names[i]);
+	mem_free(names);
+	closedir(d);
+}
+
+/* Copy the whole registry to the state directory's backup area before the
+ * transaction can change it; `register --root R restore FILE` brings it
+ * back. Named <UTC time>-<op>-<product>-<pid>.db. */
+static int backup_registry(struct setup_ctx *c, const struct setup_txn *t, struct err *e)
+{
+	char *dir = setup_real(c, "/" SK_REGBACKUP_DIR), *file = NULL;
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int rc = -1;
+
+	if (!dir)
+		return err_nomem(e, "backing up the registry");
+	if (path_mkdirs(dir, 0700, e))
+		goto out;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	file = mem_printf("%s/%s-%s-%s-%ld.db", dir, stamp, t->op, t->product, (long)getpid());
+	if (!file) {
+		err_nomem(e, "backing up the registry");
+		goto out;
+	}
+	if (reg_store_backup(c->store, file, e)) {
+		err_prefix(e, "cannot back up the registry before %s; nothing was changed", t->op);
+		goto out;
+	}
+	setup_log(c, 0, "registry backed up to '%s' (restore: register --root '%s' restore '%s')", file,
+		  c->root[0] ? c->root : "/", file);
+	prune_registry_backups(dir);
+	rc = 0;
+out:
+	mem_free(dir);
+	mem_free(file);
+	return rc;
+}
+
 int setup_txn_begin(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 {
+	if (backup_registry(c, t, e))
+		return -1;
 	t->reg_mark = setup_state_reg_mark(c, e);
 	if (t->reg_mark < 0)
 		return -1;
