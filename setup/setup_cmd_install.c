@@ -580,8 +580,16 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 				mem_free(order);
 				goto rollback;
 			}
-			if (repaired)
+			/* The ladder replaced the module from the media, the old copy
+			 * kept in the backup area: the file is now the media's and
+			 * ours to record, so uninstall restores the old copy and
+			 * undoes the registration (a kept foreign file would be
+			 * neither). */
+			if (repaired) {
+				it->action = SETUP_REPLACE;
 				it->foreign = 1;
+				it->rule = "registration failed and the copy on disk differed from the media's: replaced from the media, the old copy kept";
+			}
 		}
 		mem_free(order);
 	}
