@@ -140,10 +140,14 @@ int setup_needed_find(const char *root, const struct setup_plan *p, const char *
 	if (!origin)
 		return -1;
 	if (strchr(name, '/')) {
-		/* A path, not a soname: the loader opens it as it is. */
-		char *dir = path_dirname(name);
+		/* A path, not a soname: the loader opens it as it is; a
+		 * relative one depends on the working directory, not ours to judge. */
+		char *dir = name[0] == '/' ? path_dirname(name) : NULL;
 
-		found = dir ? dir_has(root, p, dir, path_basename(name), name[0] == '/') : -1;
+		if (name[0] != '/')
+			found = 1;
+		else
+			found = dir ? dir_has(root, p, dir, path_basename(name), 1) : -1;
 		nb_add(&lb, "%s (the path itself)", name);
 		mem_free(dir);
 		goto out;

@@ -101,6 +101,12 @@ static void test_find_in_plan_root_and_host(void **state)
 	d.rpath = "/usr/lib";
 	assert_int_equal(setup_needed_find(root, &p, mod, &d, "libother.so", looked, sizeof(looked)), 1);
 	assert_non_null(strstr(looked, "/usr/lib (DT_RPATH)"));
+	/* A DT_NEEDED holding a path is looked up as that path. */
+	assert_int_equal(setup_needed_find(root, &p, mod, &d, "/opt/Mail Suite/lib/libchatsvc.so.1", looked,
+					   sizeof(looked)), 1);
+	assert_int_equal(setup_needed_find(root, &p, mod, &d, "/nonexistent-setupkit/libz.so", looked,
+					   sizeof(looked)), 0);
+	assert_non_null(strstr(looked, "(the path itself)"));
 	tu_tmpdir_remove(root);
 }
 
