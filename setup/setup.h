@@ -196,7 +196,9 @@ struct setup_op {
 	char *keep;           /* PUT: move the old T here at commit (backup store);
 			       * RESTORE: the backup to restore; NULL otherwise */
 	unsigned mode;        /* PUT: mode of the new file */
-	char *stage;          /* PUT: staged file (not journaled; derived) */
+	char *stage;          /* PUT of a new file: its staging file, renamed
+			       * straight to T by apply (not journaled: rollback
+			       * removes staging whole); NULL: T.setupkit-new */
 };
 
 struct setup_txn {
@@ -210,7 +212,9 @@ struct setup_txn {
 	int ndirs;
 	char **modules;       /* modules whose captures roll back with us */
 	int nmodules;
-	char *stage_dir;      /* real path of the staging directory */
+	char *stage_dir;      /* the staging directory, relative to the root */
+	dev_t stage_dev;      /* its filesystem, once setup_txn_place looked */
+	int stage_dev_known;
 };
 
 int setup_txn_add(struct setup_txn *t, enum setup_op_kind kind, const char *path, int old_exists,
@@ -221,6 +225,10 @@ int setup_txn_begin(struct setup_ctx *c, struct setup_txn *t, struct err *e);
 /* Record a directory created / a module registered (durable). */
 int setup_txn_note_dir(struct setup_ctx *c, struct setup_txn *t, const char *path, struct err *e);
 int setup_txn_note_module(struct setup_ctx *c, struct setup_txn *t, const char *module, struct err *e);
+/* Place the staged, verified file of PUT op o for the switch: create T's
+ * parents (journaled), set the mode, and move it to T.setupkit-new; a T that
+ * does not exist yet, on staging's filesystem, stays in staging (o->stage). */
+int setup_txn_place(struct setup_ctx *c, struct setup_txn *t, struct setup_op *o, const char *staged, struct err *e);
 /* Switch every op in (backups by hard link, then rename), then sync. */
 int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e);
 /* Mark committed (inside the caller's open state transaction). */

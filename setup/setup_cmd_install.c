@@ -62,96 +62,7 @@ static void progress(const struct setup_opts *o, const char *phase, const char *
 		o->progress(o->progress_ctx, &p);
 }
 
-/* Create the parents of path (target system path), journaling each new one
- * before it is made so rollback removes exactly what we created. */
-static int make_parents(struct setup_ctx *c, struct setup_txn *t, const char *path, struct err *e)
-{
-	char *dir = path_dirname(path);
-	char *p;
-	int rc = -1;
-
-	if (!dir)
-		return err_nomem(e, "creating directories");
-	{
-		/* Usually the parent is there already: one lstat, not one per level. */
-		char *real = setup_real(c, dir);
-		struct stat st;
-		int there = real && lstat(real, &st) == 0 && S_ISDIR(st.st_mode);
-
-		mem_free(real);
-		if (there) {
-			mem_free(dir);
-			return 0;
-		}
-	}
-	for (p = dir + 1; ; p++) {
-		if (*p == '/' || *p == '\0') {
-			char save = *p, *real;
-			struct stat st;
-
-			*p = '\0';
-			real = setup_real(c, dir);
-			if (!real) {
-				err_nomem(e, "creating directories");
-				goto out;
-			}
-			if (lstat(real, &st) != 0) {
-				if (setup_txn_note_dir(c, t, dir, e) || (fault_point("mkdir"), mkdir(real, 0755) != 0 && errno != EEXIST)) {
-					if (!err_is_set(e))
-						err_errno(e, "cannot create the directory '%s'", real);
-					mem_free(real);
-					goto out;
-				}
-			} else if (!S_ISDIR(st.st_mode)) {
-				err_set(e, ERR_CLASS_IO, "cannot create the directory '%s': a file of that name is in the way; move it and run setup again", real);
-				mem_free(real);
-				goto out;
-			}
-			mem_free(real);
-			*p = save;
-			if (!save)
-				break;
-		}
-	}
-	rc = 0;
-out:
-	mem_free(dir);
-	return rc;
-}
-
-/* Copy src to dst (when a hard link cannot cross filesystems). */
-static int copy_file(const char *src, const char *dst, struct err *e)
-{
-	char buf[65536];
-	int in = open(src, O_RDONLY | O_CLOEXEC), out, rc = -1;
-
-	if (in < 0)
-		return err_errno(e, "cannot read the staged file '%s'", src);
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (out < 0) {
-		err_errno(e, "cannot create '%s'", dst);
-		close(in);
-		return -1;
-	}
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-
-		if (n == 0) {
-			rc = 0;
-			break;
-		}
-		if (n < 0 || write(out, buf, (size_t)n) != n) {
-			err_errno(e, "cannot copy '%s' to '%s'", src, dst);
-			break;
-		}
-	}
-	if (close(out) != 0 && rc == 0)
-		rc = err_errno(e, "cannot write '%s'", dst);
-	close(in);
-	return rc;
-}
-
-/* Stream each payload once and place every new file at T.setupkit-new. */
+/* Stream each payload once and place every new file for the switch. */
 static int stage_files(struct setup_ctx *c, struct setup_txn *t, const struct manifest *m,
 		       const struct setup_plan *p, const char *media_dir, struct err *e)
 {
@@ -200,38 +111,14 @@ static int stage_files(struct setup_ctx *c, struct setup_txn *t, const struct ma
 			bad = 1;
 		for (size_t j = 0; !bad && j < got.n; j++) {
 			struct setup_op *o = &t->ops[opix[got.items[j].want]];
-			char *real, *tmp;
-			int lr;
 
-			if (check_cancel(e, "while copying files") || make_parents(c, t, o->path, e)) {
+			if (check_cancel(e, "while copying files") || setup_txn_place(c, t, o, got.items[j].path, e)) {
 				bad = 1;
 				break;
-			}
-			real = setup_real(c, o->path);
-			tmp = real ? mem_printf("%s%s", real, SK_NEW_SUFFIX) : NULL;
-			if (!tmp) {
-				mem_free(real);
-				err_nomem(e, "staging");
-				bad = 1;
-				break;
-			}
-			fault_point("stage: place new file");
-			lr = link(got.items[j].path, tmp);
-			if (lr != 0 && errno == EEXIST && unlink(tmp) == 0)   /* a stale T.setupkit-new */
-				lr = link(got.items[j].path, tmp);
-			if (lr != 0 && (errno != EXDEV || copy_file(got.items[j].path, tmp, e))) {
-				if (!err_is_set(e))
-					err_errno(e, "cannot place the new '%s' beside its final path", real);
-				bad = 1;
-			} else if (chmod(tmp, o->mode) != 0) {
-				err_errno(e, "cannot set the mode of '%s'", tmp);
-				bad = 1;
 			}
 			c->placed_bytes += got.items[j].size;
 			c->placed_items++;
 			progress(c->o, "files", o->path, c->placed_bytes, c->total_bytes, c->placed_items, t->nops);
-			mem_free(real);
-			mem_free(tmp);
 		}
 		if (!bad && nw && got.n != nw) {
 			err_set(e, ERR_CLASS_MEDIA, "payload '%s' lacks %zu of the %zu entries the manifest lists; the media is incomplete",

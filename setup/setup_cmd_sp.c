@@ -83,49 +83,6 @@ static int sp_services_start(struct setup_services *sv, struct err *e)
 	return rc;
 }
 
-/* Create the parents of path, journaling each new one first (as install). */
-static int make_parents(struct setup_ctx *c, struct setup_txn *t, const char *path, struct err *e)
-{
-	char *dir = path_dirname(path);
-	int rc = -1;
-
-	if (!dir)
-		return err_nomem(e, "creating directories");
-	for (char *p = dir + 1; ; p++) {
-		if (*p == '/' || *p == '\0') {
-			char save = *p, *real;
-			struct stat st;
-
-			*p = '\0';
-			real = setup_real(c, dir);
-			if (!real) {
-				err_nomem(e, "creating directories");
-				goto out;
-			}
-			if (lstat(real, &st) != 0) {
-				if (setup_txn_note_dir(c, t, dir, e) || (fault_point("sp: mkdir"), mkdir(real, 0755) != 0 && errno != EEXIST)) {
-					if (!err_is_set(e))
-						err_errno(e, "cannot create the directory '%s'", real);
-					mem_free(real);
-					goto out;
-				}
-			} else if (!S_ISDIR(st.st_mode)) {
-				err_set(e, ERR_CLASS_IO, "cannot create the directory '%s': a file of that name is in the way; move it and apply the service pack again", real);
-				mem_free(real);
-				goto out;
-			}
-			mem_free(real);
-			*p = save;
-			if (!save)
-				break;
-		}
-	}
-	rc = 0;
-out:
-	mem_free(dir);
-	return rc;
-}
-
 static char *store_dir(struct setup_ctx *c, const char *product, int level)
 {
 	char *rel = mem_printf("/%s/%s/%d", SK_SPBACKUP_DIR, product, level);
@@ -246,7 +203,7 @@ out:
 	return rc;
 }
 
-/* Extract the pack's wanted files and place each at T.setupkit-new. */
+/* Extract the pack's wanted files and place each for the switch. */
 static int sp_stage(struct setup_ctx *c, struct setup_txn *t, const struct manifest *m, const struct setup_plan *p,
 		    const int *opix_of_item, const char *media_dir, struct err *e)
 {
@@ -298,36 +255,9 @@ static int sp_stage(struct setup_ctx *c, struct setup_txn *t, const struct manif
 			archive, nw - got.n, nw);
 		goto out;
 	}
-	for (size_t j = 0; j < got.n; j++) {
-		size_t w;
-		struct setup_op *o;
-		char *real, *tmp;
-
-		for (w = 0; w < nw && strcmp(wants[w].name, got.items[j].name) != 0; w++)
-			;
-		if (w == nw)
-			continue;
-		o = &t->ops[opix[w]];
-		if (make_parents(c, t, o->path, e))
+	for (size_t j = 0; j < got.n; j++)
+		if (setup_txn_place(c, t, &t->ops[opix[got.items[j].want]], got.items[j].path, e))
 			goto out;
-		real = setup_real(c, o->path);
-		tmp = real ? mem_printf("%s%s", real, SK_NEW_SUFFIX) : NULL;
-		if (!tmp) {
-			mem_free(real);
-			err_nomem(e, "staging");
-			goto out;
-		}
-		fault_point("sp: place new file");
-		unlink(tmp);
-		if (link(got.items[j].path, tmp) != 0 || chmod(tmp, o->mode) != 0) {
-			err_errno(e, "cannot place the new '%s' beside its final path", real);
-			mem_free(real);
-			mem_free(tmp);
-			goto out;
-		}
-		mem_free(real);
-		mem_free(tmp);
-	}
 	rc = 0;
 out:
 	payload_staged_list_free(&got);

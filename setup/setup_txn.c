@@ -15,6 +15,9 @@
  *  (2) A final path T always holds a complete old or a complete new file:
  *      new content is written to T.setupkit-new, the old file is kept as the
  *      hard link T.setupkit-old, then rename(T.setupkit-new, T) switches it.
+ *      A T that did not exist has nothing to keep: its verified staging file
+ *      is renamed straight to T when staging shares T's filesystem
+ *      (setup_txn_place), one name fewer per new file.
  *  (3) While the state is "open", T.setupkit-old exists exactly when T has
  *      been switched (or is about to be): rollback renames it back over T.
  *      rename() between two links of one inode does nothing, so rollback
@@ -306,6 +309,163 @@ static int sync_all(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 	return rc;
 }
 
+/* Move src to dst (a backup store path, or a staged
+ * file to T.setupkit-new), across filesystems if need be. */
+static int move_file(const char *src, const char *dst, struct err *e)
+{
+	char buf[65536];
+	char *tmp;
+	int in, out, rc = -1;
+	struct stat st;
+
+	if (rename(src, dst) == 0)
+		return 0;
+	if (errno != EXDEV)
+		return err_errno(e, "cannot move '%s' to '%s'", src, dst);
+	tmp = mem_printf("%s%s", dst, SK_NEW_SUFFIX);
+	if (!tmp)
+		return err_nomem(e, "moving a backup");
+	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in < 0 || fstat(in, &st) != 0) {
+		err_errno(e, "cannot read '%s'", src);
+		goto out;
+	}
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
+	if (out < 0) {
+		err_errno(e, "cannot create '%s'", tmp);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+
+		if (n == 0)
+			break;
+		if (n < 0 || write(out, buf, (size_t)n) != n) {
+			err_errno(e, "cannot copy '%s' to '%s'", src, tmp);
+			close(out);
+			goto out;
+		}
+	}
+	if (fsync(out) != 0 || close(out) != 0) {
+		err_errno(e, "cannot write '%s'", tmp);
+		goto out;
+	}
+	if (rename(tmp, dst) != 0 || unlink(src) != 0) {
+		err_errno(e, "cannot move '%s' to '%s'", src, dst);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (in >= 0)
+		close(in);
+	if (rc)
+		unlink(tmp);
+	mem_free(tmp);
+	return rc;
+}
+
+/* Create the parents of path, journaling each new one before it is made;
+ * *dev is the filesystem of the parent (for setup_txn_place). */
+static int make_parents(struct setup_ctx *c, struct setup_txn *t, const char *path, dev_t *dev, struct err *e)
+{
+	char *dir = path_dirname(path), *real;
+	struct stat st;
+	int rc = -1;
+
+	if (!dir)
+		return err_nomem(e, "creating directories");
+	/* Usually the parent is there already: one lstat, not one per level. */
+	real = setup_real(c, dir);
+	if (real && lstat(real, &st) == 0 && S_ISDIR(st.st_mode)) {
+		*dev = st.st_dev;
+		rc = 0;
+		goto out;
+	}
+	mem_free(real);
+	real = NULL;
+	for (char *p = dir + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char save = *p;
+
+			*p = '\0';
+			real = setup_real(c, dir);
+			if (!real) {
+				err_nomem(e, "creating directories");
+				goto out;
+			}
+			if (lstat(real, &st) != 0) {
+				if (setup_txn_note_dir(c, t, dir, e) || (fault_point("mkdir"), mkdir(real, 0755) != 0 && errno != EEXIST)) {
+					if (!err_is_set(e))
+						err_errno(e, "cannot create the directory '%s'", real);
+					goto out;
+				}
+			} else if (!S_ISDIR(st.st_mode)) {
+				err_set(e, ERR_CLASS_IO, "cannot create the directory '%s': a file of that name is in the way; move it and run setup again", real);
+				goto out;
+			}
+			*p = save;
+			if (!save)
+				break;
+			mem_free(real);
+			real = NULL;
+		}
+	}
+	if (stat(real, &st) != 0) {
+		err_errno(e, "cannot create the directory '%s'", real);
+		goto out;
+	}
+	*dev = st.st_dev;
+	rc = 0;
+out:
+	mem_free(real);
+	mem_free(dir);
+	return rc;
+}
+
+int setup_txn_place(struct setup_ctx *c, struct setup_txn *t, struct setup_op *o, const char *staged, struct err *e)
+{
+	char *real, *nw;
+	dev_t dev = 0;
+	int rc = -1;
+
+	if (make_parents(c, t, o->path, &dev, e))
+		return -1;
+	fault_point("place new file");
+	if (chmod(staged, o->mode) != 0)
+		return err_errno(e, "cannot set the mode of the staged '%s'", staged);
+	if (!t->stage_dev_known) {
+		char *s = setup_real(c, t->stage_dir);
+		struct stat st;
+
+		if (!s || stat(s, &st) != 0) {
+			rc = s ? err_errno(e, "cannot look at the staging directory '%s'", s) : err_nomem(e, "staging");
+			mem_free(s);
+			return rc;
+		}
+		mem_free(s);
+		t->stage_dev = st.st_dev;
+		t->stage_dev_known = 1;
+	}
+	if (o->kind == SETUP_OP_PUT && !o->old_exists && dev == t->stage_dev) {
+		/* STATE: the new file in staging only; apply renames it to T */
+		mem_free(o->stage);
+		o->stage = mem_strdup(staged);
+		return o->stage ? 0 : err_nomem(e, "staging");
+	}
+	real = setup_real(c, o->path);
+	nw = real ? mem_printf("%s%s", real, SK_NEW_SUFFIX) : NULL;
+	if (!nw)
+		err_nomem(e, "staging");
+	else if (move_file(staged, nw, e) == 0)   /* replaces a stale T.setupkit-new */
+		rc = 0;
+	else
+		err_prefix(e, "cannot place the new '%s' beside its final path", real);
+	/* STATE: the new file at T.setupkit-new */
+	mem_free(real);
+	mem_free(nw);
+	return rc;
+}
+
 int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 {
 	int rc = -1;
@@ -335,9 +495,10 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 				err_errno(e, "cannot keep a backup of '%s' as '%s'", real, old);
 				goto next_fail;
 			}
-			/* STATE: old file at T and T.setupkit-old, new at T.setupkit-new */
+			/* STATE: old file at T and T.setupkit-old, new at T.setupkit-new
+			 * (or, for a T that did not exist, still in staging) */
 			fault_point("apply: rename new");
-			if (rename(nw, real) != 0) {
+			if (rename(o->stage ? o->stage : nw, real) != 0) {
 				err_errno(e, "cannot put the new '%s' in place", real);
 				goto next_fail;
 			}
@@ -392,60 +553,6 @@ next_fail:
 int setup_txn_mark_committed(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 {
 	return setup_journal_set_state(c, t->id, "committed", e);
-}
-
-/* Move src to dst (a backup store path), across filesystems if need be. */
-static int move_file(const char *src, const char *dst, struct err *e)
-{
-	char buf[65536];
-	char *tmp;
-	int in, out, rc = -1;
-	struct stat st;
-
-	if (rename(src, dst) == 0)
-		return 0;
-	if (errno != EXDEV)
-		return err_errno(e, "cannot move '%s' to '%s'", src, dst);
-	tmp = mem_printf("%s%s", dst, SK_NEW_SUFFIX);
-	if (!tmp)
-		return err_nomem(e, "moving a backup");
-	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in < 0 || fstat(in, &st) != 0) {
-		err_errno(e, "cannot read '%s'", src);
-		goto out;
-	}
-	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
-	if (out < 0) {
-		err_errno(e, "cannot create '%s'", tmp);
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-
-		if (n == 0)
-			break;
-		if (n < 0 || write(out, buf, (size_t)n) != n) {
-			err_errno(e, "cannot copy '%s' to '%s'", src, tmp);
-			close(out);
-			goto out;
-		}
-	}
-	if (fsync(out) != 0 || close(out) != 0) {
-		err_errno(e, "cannot write '%s'", tmp);
-		goto out;
-	}
-	if (rename(tmp, dst) != 0 || unlink(src) != 0) {
-		err_errno(e, "cannot move '%s' to '%s'", src, dst);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (in >= 0)
-		close(in);
-	if (rc)
-		unlink(tmp);
-	mem_free(tmp);
-	return rc;
 }
 
 /* Remove the transaction's directories, deepest last-created first, each
