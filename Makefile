@@ -53,6 +53,9 @@ include common/module.mk
 -include setup/module.mk
 include manifests/examples/examples.mk
 include tests/module.mk
+# The reliability suite (issue 10): crash and I/O-fault sweeps, fuzzing.
+-include tests/crash/module.mk
+-include tests/fuzz/module.mk
 
 .PHONY: all build deps deps-test check _check demo _demo asan lint bench _bench install clean tools tests
 .DEFAULT_GOAL := all
