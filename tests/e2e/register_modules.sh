@@ -5,8 +5,10 @@
 # was: compared with `register export` snapshots). Writes only under mktemp.
 set -u
 B=${B:-build}
-REG="$PWD/$B/bin/register"
-M="$PWD/$B/modules"
+B=$(cd "$B" && pwd)   # absolute or relative to the working directory
+REG="$B/bin/register"
+M="$B/modules"
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/register-e2e-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
@@ -146,9 +148,9 @@ same "batches leave only what succeeded, and undo it" before_batch after_batch
 # --- a module built the way an author would: cc + pkg-config, nothing linked ---
 if command -v pkg-config >/dev/null 2>&1 && command -v cc >/dev/null 2>&1; then
 	mkdir -p "$T/pc" "$T/author dir"
-	sed -e "s|@PREFIX@|$PWD|" -e "s|@VERSION@|0|" setupkit.pc.in >"$T/pc/setupkit.pc"
+	sed -e "s|@PREFIX@|$SRC|" -e "s|@VERSION@|0|" "$SRC/setupkit.pc.in" >"$T/pc/setupkit.pc"
 	flags=$(PKG_CONFIG_PATH="$T/pc" pkg-config --cflags --libs setupkit)
-	if cc -shared -fPIC -Wall -Wextra -Werror tests/fixtures/modules/good.c $flags -o "$T/author dir/mod.so"; then
+	if cc -shared -fPIC -Wall -Wextra -Werror "$SRC/tests/fixtures/modules/good.c" $flags -o "$T/author dir/mod.so"; then
 		ok
 		expect "pkg-config module registers" 0 "succeeded" "$T/author dir/mod.so"
 		expect "pkg-config module activates" 0 "activated" verify "$T/author dir/mod.so"

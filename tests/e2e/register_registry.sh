@@ -4,8 +4,9 @@
 # another process writes, bad input. Writes only under mktemp.
 set -u
 B=${B:-build}
-REG="$PWD/$B/bin/register"
-M="$PWD/$B/modules"
+B=$(cd "$B" && pwd)   # absolute or relative to the working directory
+REG="$B/bin/register"
+M="$B/modules"
 T=$(mktemp -d "${TMPDIR:-/tmp}/register-reg-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
