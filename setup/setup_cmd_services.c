@@ -1,7 +1,9 @@
 /*
  * setup_cmd_services.c - `setup services list|start|stop|restart [PRODUCT]`:
  * the services of the installed products (or of one), in solved start order
- * (stop and restart's stop half in reverse). `start` starts the services
+ * (stop and restart's stop half in reverse). `list` shows the external
+ * services the product is ordered against too (start type "external"),
+ * though it never starts or stops them. `start` starts the services
  * whose recorded start type is auto, like a machine coming up; `stop` stops
  * every installed one that is running; `restart` does both. Each product is
  * handled on its own, with the definition recorded at install. Not a
@@ -53,9 +55,11 @@ static int one_product(struct setup_ctx *c, const char *verb, const char *code, 
 	if (strcmp(verb, "list") == 0) {
 		for (int k = 0; k < m->nservices; k++) {
 			const struct manifest_service *s = &m->services[order[k]];
+			const char *type = s->external ? "external" : manifest_start_type_name(types[order[k]]);
 			int r;
 
-			if (types[order[k]] < 0)
+			/* External services are shown: they are part of the order. */
+			if (types[order[k]] < 0 && !s->external)
 				continue;
 			r = sv.be->status(s, &sv.env, e);
 			if (r < 0)
@@ -65,11 +69,9 @@ static int one_product(struct setup_ctx *c, const char *verb, const char *code, 
 				setup_json_str(stdout, code);
 				printf(",\"service\":");
 				setup_json_str(stdout, s->name);
-				printf(",\"start_type\":\"%s\",\"running\":%s}\n", manifest_start_type_name(types[order[k]]),
-				       r ? "true" : "false");
+				printf(",\"start_type\":\"%s\",\"running\":%s}\n", type, r ? "true" : "false");
 			} else {
-				printf("%-16s %-16s %-9s %s\n", code, s->name, manifest_start_type_name(types[order[k]]),
-				       r ? "running" : "stopped");
+				printf("%-16s %-16s %-9s %s\n", code, s->name, type, r ? "running" : "stopped");
 			}
 		}
 		rc = 0;
