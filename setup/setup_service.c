@@ -148,6 +148,17 @@ static int before(const struct manifest_service *a, const struct manifest_servic
 	       manifest_list_has(&a->start_before, b->name);
 }
 
+/* The constraint that puts a before b, as the definition spells it. */
+static void before_why(const struct manifest_service *a, const struct manifest_service *b, char *buf, size_t n)
+{
+	if (manifest_list_has(&a->start_before, b->name))
+		snprintf(buf, n, "%s: start_before = %s", a->name, b->name);
+	else if (manifest_list_has(&b->start_after, a->name))
+		snprintf(buf, n, "%s: start_after = %s", b->name, a->name);
+	else
+		snprintf(buf, n, "%s: depends_on = %s", b->name, a->name);
+}
+
 int setup_services_order(const struct manifest *m, int **order, struct err *e)
 {
 	int n = m->nservices, k = 0;
@@ -347,7 +358,11 @@ int setup_services_start_set(struct setup_services *sv, const struct manifest_li
 				continue;
 			r = svc_running(sv, x, e);
 			if (r == 1) {
-				setup_log(sv->c, 1, "service %s must start before %s, which is running: stopping %s first", s->name, x->name, x->name);
+				char why[512];
+
+				before_why(s, x, why, sizeof(why));
+				setup_log(sv->c, 1, "service %s must start before %s (constraint %s), which is running: stopping %s first",
+					  s->name, x->name, why, x->name);
 				if (svc_stop(sv, x, e))
 					r = -1;
 				else

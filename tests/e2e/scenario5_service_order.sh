@@ -276,7 +276,7 @@ contains "chatsvc's own log shows it started" "$R/var/log/mailsuite/chatsvc.log"
 
 # --- c. setup says why ------------------------------------------------------------
 contains "setup's output says upsmon is stopped for chatsvc" "$T/install.out" \
-	"setup: service chatsvc must start before upsmon, which is running: stopping upsmon first"
+	"setup: service chatsvc must start before upsmon (constraint chatsvc: start_before = upsmon), which is running: stopping upsmon first"
 in_order "... and the order of what it did" "$T/install.out" \
 	"setup: starting service mailsvc" \
 	"setup: service chatsvc must start before upsmon" \
@@ -289,7 +289,7 @@ L=$(sed -n 's/^setup: install of Example Mail Suite complete; log: //p' "$T/inst
 check "setup names its log" test -f "$L"
 in_order "the install log tells the same story" "$L" \
 	"starting service mailsvc" \
-	"service chatsvc must start before upsmon, which is running: stopping upsmon first" \
+	"service chatsvc must start before upsmon (constraint chatsvc: start_before = upsmon), which is running: stopping upsmon first" \
 	"stopping service upsmon" \
 	"starting service chatsvc" \
 	"starting service upsmon again"
