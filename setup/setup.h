@@ -46,7 +46,7 @@ struct setup_opts {
 	unsigned reg_backoff_ms;
 	unsigned reg_timeout_ms;
 	int quiet;                  /* no progress lines on stderr */
-	const char *self;           /* path of the setup executable (registration child) */
+	const char *self;           /* the registration child's executable; NULL: this one */
 	const struct manifest *answers_m; /* answers already loaded (wizard); else --unattended */
 	setup_progress_fn progress; /* may be NULL */
 	void *progress_ctx;
@@ -225,6 +225,9 @@ int setup_txn_begin(struct setup_ctx *c, struct setup_txn *t, struct err *e);
 /* Record a directory created / a module registered (durable). */
 int setup_txn_note_dir(struct setup_ctx *c, struct setup_txn *t, const char *path, struct err *e);
 int setup_txn_note_module(struct setup_ctx *c, struct setup_txn *t, const char *module, struct err *e);
+/* Create the missing parents of every PUT target, all journaled in one
+ * durable commit first (not one commit per directory). */
+int setup_txn_make_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e);
 /* Place the staged, verified file of PUT op o for the switch: create T's
  * parents (journaled), set the mode, and move it to T.setupkit-new; a T that
  * does not exist yet, on staging's filesystem, stays in staging (o->stage). */

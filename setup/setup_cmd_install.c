@@ -72,7 +72,7 @@ static int stage_files(struct setup_ctx *c, struct setup_txn *t, const struct ma
 	if (!stage)
 		return err_nomem(e, "staging");
 	fault_point("stage: create staging");
-	if (payload_staging_create(stage, e))
+	if (payload_staging_create(stage, e) || setup_txn_make_dirs(c, t, e))
 		goto out;
 	for (int k = 0; k < m->npayloads; k++) {
 		const struct manifest_payload *pl = &m->payloads[k];
@@ -589,8 +589,13 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 	}
 	/* STATE: committed; only cleanup remains (recovery would finish it). */
 	setup_services_keep(&sv);
-	if (setup_txn_finish(&c, &t, e))
+	if (setup_txn_finish(&c, &t, e)) {
+		/* Past the commit there is no rolling back: say it is installed. */
+		err_prefix(e, "%s of %s is complete, but cleaning up after it failed; 'setup recover' finishes the cleanup. Cause",
+			   a->op, m->product.name);
+		setup_log(&c, 1, "%s", e->msg);
 		goto out;
+	}
 	progress(o, "done", NULL, p.bytes, p.bytes, t.nops, t.nops);
 	setup_log(&c, 1, "%s of %s complete%s; log: %s", a->op, m->product.name,
 		  pending ? " with registrations pending" : "", c.log_file);

@@ -241,7 +241,7 @@ static int sp_stage(struct setup_ctx *c, struct setup_txn *t, const struct manif
 		goto out;
 	}
 	fault_point("sp: create staging");
-	if (payload_staging_create(stage, e))
+	if (payload_staging_create(stage, e) || setup_txn_make_dirs(c, t, e))
 		goto out;
 	{
 		struct payload_limits lim = { m->payloads[0].entries + 1, m->payloads[0].unpacked + 1 };

@@ -422,6 +422,122 @@ out:
 	return rc;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int setup_txn_make_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
+{
+	char **cand = NULL, **missing = NULL;
+	const char *last = NULL;   /* the previous target's directory, in cand */
+	size_t ncand = 0, cap = 0, nmissing = 0;
+	int rc = -1;
+
+	/* Every ancestor of every PUT target, sorted and unique: parents sort
+	 * before their children, so they are made first. A target in the same
+	 * directory as the one before adds nothing. */
+	for (int i = 0; i < t->nops; i++) {
+		char *d, *parent;
+
+		if (t->ops[i].kind != SETUP_OP_PUT)
+			continue;
+		d = parent = path_dirname(t->ops[i].path);
+		if (d && last && strcmp(d, last) == 0) {
+			mem_free(d);
+			continue;
+		}
+		while (d && d[0] && strcmp(d, "/") != 0) {
+			if (ncand == cap) {
+				char **n = mem_realloc_array(cand, cap ? cap * 2 : 64, sizeof(*cand));
+
+				if (!n) {
+					mem_free(d);
+					d = NULL;
+					break;
+				}
+				cand = n;
+				cap = cap ? cap * 2 : 64;
+			}
+			cand[ncand++] = d;
+			d = path_dirname(d);
+		}
+		if (!d) {
+			err_nomem(e, "creating directories");
+			goto out;
+		}
+		last = d == parent ? NULL : parent;   /* "/" was not kept */
+		mem_free(d);
+	}
+	qsort(cand, ncand, sizeof(*cand), cmp_str);
+	missing = mem_array(ncand + 1, sizeof(*missing));
+	if (!missing) {
+		err_nomem(e, "creating directories");
+		goto out;
+	}
+	for (size_t i = 0; i < ncand; i++) {
+		char *real;
+		struct stat st;
+
+		if (i > 0 && strcmp(cand[i], cand[i - 1]) == 0)
+			continue;
+		if (nmissing && strncmp(cand[i], missing[nmissing - 1], strlen(missing[nmissing - 1])) == 0 &&
+		    cand[i][strlen(missing[nmissing - 1])] == '/') {
+			missing[nmissing++] = cand[i];   /* under a missing one: missing too */
+			continue;
+		}
+		real = setup_real(c, cand[i]);
+		if (!real) {
+			err_nomem(e, "creating directories");
+			goto out;
+		}
+		if (lstat(real, &st) != 0)
+			missing[nmissing++] = cand[i];
+		else if (!S_ISDIR(st.st_mode)) {
+			err_set(e, ERR_CLASS_IO, "cannot create the directory '%s': a file of that name is in the way; move it and run setup again", real);
+			mem_free(real);
+			goto out;
+		}
+		mem_free(real);
+	}
+	if (nmissing == 0) {
+		rc = 0;
+		goto out;
+	}
+	/* All of them journaled in one durable commit, then made. */
+	if (setup_state_begin(c, e))
+		goto out;
+	for (size_t i = 0; i < nmissing; i++)
+		if (setup_txn_note_dir(c, t, missing[i], e)) {
+			setup_state_rollback(c);
+			goto out;
+		}
+	if (setup_state_commit(c, e))
+		goto out;
+	for (size_t i = 0; i < nmissing; i++) {
+		char *real = setup_real(c, missing[i]);
+
+		if (!real) {
+			err_nomem(e, "creating directories");
+			goto out;
+		}
+		fault_point("mkdir");
+		if (mkdir(real, 0755) != 0 && errno != EEXIST) {
+			err_errno(e, "cannot create the directory '%s'", real);
+			mem_free(real);
+			goto out;
+		}
+		mem_free(real);
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < ncand; i++)
+		mem_free(cand[i]);
+	mem_free(cand);
+	mem_free(missing);
+	return rc;
+}
+
 int setup_txn_place(struct setup_ctx *c, struct setup_txn *t, struct setup_op *o, const char *staged, struct err *e)
 {
 	char *real, *nw;
@@ -714,9 +830,17 @@ int setup_txn_rollback(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 int setup_txn_recover(struct setup_ctx *c, struct err *e)
 {
 	struct setup_txn t;
-	char *state = NULL;
-	int rc = setup_journal_load(c, &t, &state, e);
+	char *state = NULL, *regbackup = setup_real(c, "/" SK_REGBACKUP_DIR);
+	int rc;
 
+	/* A registry backup interrupted by a crash left DIR/NAME.db.tmp-PID
+	 * (and its -journal); setup_txn_begin takes the backup before the
+	 * journal, so no journal names it: drop it here, not at the next
+	 * transaction's backup. */
+	if (regbackup)
+		prune_registry_backups(regbackup);
+	mem_free(regbackup);
+	rc = setup_journal_load(c, &t, &state, e);
 	if (rc <= 0) {
 		setup_txn_destroy(&t);
 		mem_free(state);
