@@ -424,6 +424,7 @@ struct stage_ctx {
 	int dfd;
 	unsigned long seq;
 	unsigned long call;     /* this call's number in the process */
+	unsigned long pid;      /* getpid(), once: not one system call per entry */
 	uint64_t total, max_bytes;
 	uint64_t skipped;       /* declared bytes of entries not wanted */
 	unsigned char *buf;
@@ -441,8 +442,7 @@ static int stage_create(struct stage_ctx *c, struct payload_staged *item,
 	for (int tries = 0; tries < 100000; tries++) {
 		int fd = 0;
 
-		snprintf(name, sizeof(name), PAYLOAD_STAGE_NAME_FMT, (unsigned long)getpid(),
-			 c->call, c->seq++);
+		snprintf(name, sizeof(name), PAYLOAD_STAGE_NAME_FMT, c->pid, c->call, c->seq++);
 		if (link_target) {
 			if (symlinkat(link_target, c->dfd, name) != 0)
 				fd = -1;
@@ -643,6 +643,7 @@ int payload_extract(const char *archive_path, const char *staging_dir,
 
 	memset(&c, 0, sizeof(c));
 	c.call = ++calls;
+	c.pid = (unsigned long)getpid();
 	c.dfd = -1;
 	c.archive = archive_path;
 	c.dir = staging_dir;
