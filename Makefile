@@ -57,7 +57,7 @@ include tests/module.mk
 -include tests/crash/module.mk
 -include tests/fuzz/module.mk
 
-.PHONY: all build deps deps-test check _check demo _demo asan lint bench _bench install clean tools tests
+.PHONY: all build deps deps-test check _check demo _demo asan valgrind lint bench _bench install clean tools tests
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -107,6 +107,12 @@ _check: tests
 asan:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory _check SANITIZE=1
+
+# The whole suite under valgrind memcheck (tests/valgrind.sh): unit tests
+# and every process the e2e scripts start from our tools, children too.
+valgrind:
+	@scripts/deps.sh valgrind
+	@SK_VALGRIND=1 $(MAKE) --no-print-directory _check
 
 demo: deps
 	@$(MAKE) --no-print-directory _demo

@@ -234,7 +234,7 @@ struct reg_run_opts {
 	const char *cmdline;     /* DllInstall's argument (NULL -> "") */
 	const char *clsid;       /* for REG_ENTRY_CLASSOBJECT: "{...}" */
 	const char *root;        /* store root the child reads ("/" default) */
-	const char *helper;      /* executable with reg_child_main (NULL: /proc/self/exe) */
+	const char *helper;      /* executable with reg_child_main (NULL: this one) */
 	unsigned timeout_ms;     /* 0: REG_DEFAULT_TIMEOUT_MS */
 	int keep_env;            /* keep LD_PRELOAD / LD_LIBRARY_PATH */
 	int quiet_child;         /* child's stdout/stderr to /dev/null */

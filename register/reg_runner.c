@@ -3,7 +3,7 @@
  * retry ladder around it (reg_module_run).
  *
  * The parent never loads module code. It spawns the helper (by default
- * /proc/self/exe, i.e. the running tool) with the hidden first argument
+ * the running tool itself: see self_helper) with the hidden first argument
  * REG_CHILD_ARG, in its own process group, stdin from /dev/null, a sanitised
  * environment, and a pipe on fd 3. The child:
  *   snapshot   opens an in-memory copy of the store with a write log
@@ -33,6 +33,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -228,6 +229,20 @@ struct srv_msg {
 	int value;
 };
 
+/* Send one reply. The struct has padding after `type`: zero it all, so no
+ * stale stack bytes leave the process (valgrind: "points to uninitialised
+ * byte(s)"; and a forked child would inherit that error count). */
+static int srv_reply(int sock, char type, int pid, int value)
+{
+	struct srv_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.pid = pid;
+	m.value = value;
+	return send(sock, &m, sizeof(m), MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
 static void server_main(void)
 {
 	int sock = REG_SERVER_FD, sfd;
@@ -260,8 +275,7 @@ static void server_main(void)
 			pid_t w;
 			if (read(sfd, &si, sizeof(si)) < 0) { /* drained below anyway */ }
 			while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
-				struct srv_msg m = { 'X', (int)w, st };
-				if (send(sock, &m, sizeof(m), MSG_NOSIGNAL) < 0)
+				if (srv_reply(sock, 'X', (int)w, st) < 0)
 					_exit(0);
 			}
 		}
@@ -308,12 +322,12 @@ static void server_main(void)
 				child_main(args);
 				_exit(0);
 			}
-			struct srv_msg m = { pid > 0 ? 'P' : 'F', (int)pid, pid > 0 ? 0 : (fd >= 0 ? errno : EBADMSG) };
+			int fork_errno = pid > 0 ? 0 : (fd >= 0 ? errno : EBADMSG);
 			if (pid > 0)
 				setpgid(pid, pid);   /* no race with the parent's killpg */
 			if (fd >= 0)
 				close(fd);
-			if (send(sock, &m, sizeof(m), MSG_NOSIGNAL) < 0)
+			if (srv_reply(sock, pid > 0 ? 'P' : 'F', (int)pid, fork_errno) < 0)
 				_exit(0);
 		}
 	}
@@ -334,6 +348,35 @@ int reg_child_dispatch(int argc, char **argv)
 }
 
 /* ----------------------------------------------------------------- parent */
+
+/*
+ * The default helper: this executable. Its path from readlink, when that
+ * path still names the very file we run (same device and inode as an open
+ * of /proc/self/exe); else "/proc/self/exe" itself, which reaches the
+ * running file even when it was replaced or deleted since. Execing the
+ * literal "/proc/self/exe" works natively, but under valgrind (and any
+ * tool that runs us through a loader) it names the loader, not us; opens
+ * and readlink of it are translated, an exec is not. buf holds PATH_MAX.
+ */
+static const char *self_helper(char *buf, size_t size)
+{
+	struct stat a, b;
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+	int fd;
+
+	if (n <= 0 || (size_t)n >= size - 1)
+		return "/proc/self/exe";
+	buf[n] = '\0';
+	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return "/proc/self/exe";
+	if (fstat(fd, &a) != 0 || stat(buf, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		close(fd);
+		return "/proc/self/exe";
+	}
+	close(fd);
+	return buf;
+}
 
 void reg_run_result_destroy(struct reg_run_result *r)
 {
@@ -401,6 +444,8 @@ struct msgbuf {
 	size_t n, cap;
 };
 
+/* 0; -1 when the child sent more than REG_MSG_MAX; -2 out of memory (ours,
+ * not the module's fault: never reported as its crash). */
 static int buf_add(struct msgbuf *m, const unsigned char *p, size_t n)
 {
 	if (m->n + n > REG_MSG_MAX + 5 + 64)
@@ -411,7 +456,7 @@ static int buf_add(struct msgbuf *m, const unsigned char *p, size_t n)
 			cap *= 2;
 		unsigned char *b = mem_realloc(m->b, cap);
 		if (!b)
-			return -1;
+			return -2;
 		m->b = b;
 		m->cap = cap;
 	}
@@ -450,8 +495,8 @@ static int srv_start(const struct reg_run_opts *o, struct reg_server *srv, struc
 {
 	int sv[2];
 	posix_spawn_file_actions_t fa;
-	char *extra = NULL, **env;
-	const char *helper = o->helper ? o->helper : "/proc/self/exe";
+	char *extra = NULL, **env, self[PATH_MAX];
+	const char *helper = o->helper ? o->helper : self_helper(self, sizeof(self));
 	char *argv[] = { "setupkit-reg-server", REG_SERVER_ARG, NULL };
 	int sp;
 
@@ -605,8 +650,8 @@ static int run_start(struct reg_server *srv, const struct reg_run_opts *o, struc
 	int pfd[2] = { -1, -1 }, rc = -1;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
-	char entry_arg[16], *extra = NULL, **env = NULL;
-	const char *helper = o->helper ? o->helper : "/proc/self/exe";
+	char entry_arg[16], *extra = NULL, **env = NULL, self[PATH_MAX];
+	const char *helper = o->helper ? o->helper : self_helper(self, sizeof(self));
 	unsigned timeout = o->timeout_ms ? o->timeout_ms : REG_DEFAULT_TIMEOUT_MS;
 	pid_t pid = -1;
 
@@ -687,7 +732,7 @@ out:
 static int run_finish(const struct reg_run_opts *o, struct reg_child *c, struct reg_run_result *r,
 		      struct err *e)
 {
-	int rc = -1, status = 0, timed_out = 0, reaped = 0;
+	int rc = -1, status = 0, timed_out = 0, reaped = 0, nomem = 0;
 	struct msgbuf m = { NULL, 0, 0 };
 	int got_call = 0, got_result = 0, got_done = 0, got_writes = 0;
 	pid_t pid = c->pid;
@@ -717,7 +762,12 @@ static int run_finish(const struct reg_run_opts *o, struct reg_child *c, struct 
 			continue;
 		if (n <= 0)
 			break;
-		if (buf_add(&m, chunk, (size_t)n) < 0)
+		int added = buf_add(&m, chunk, (size_t)n);
+		if (added == -2) {
+			nomem = timed_out = 1;   /* kill and reap it like a timeout */
+			break;
+		}
+		if (added < 0)
 			break;   /* oversized: treated as a crash below */
 		/* Stop reading once 'D' arrived (a grandchild may hold the pipe). */
 		if (m.n >= 5 && m.b[m.n - 5] == 'D' && m.b[m.n - 4] == 0 && m.b[m.n - 1] == 0) {
@@ -783,6 +833,10 @@ static int run_finish(const struct reg_run_opts *o, struct reg_child *c, struct 
 	}
 	if (timed_out)
 		kill(-pid, SIGKILL);   /* leftovers of the group */
+	if (nomem) {
+		err_nomem(e, "reading what the registration child sent");
+		goto out;
+	}
 
 	/* Parse the messages. */
 	for (size_t off = 0; off + 5 <= m.n;) {
@@ -821,6 +875,8 @@ static int run_finish(const struct reg_run_opts *o, struct reg_child *c, struct 
 			err_clear(&de);
 			if (reg_writes_decode(&r->writes, pl, l, &de) == 0)
 				got_writes = 1;
+			else if (de.cls == ERR_CLASS_NOMEM)
+				nomem = 1;
 			else
 				set_detail(r, (const unsigned char *)de.msg, strlen(de.msg));
 			break;
@@ -830,6 +886,11 @@ static int run_finish(const struct reg_run_opts *o, struct reg_child *c, struct 
 			break;
 		}
 		off += 5 + l;
+	}
+	if (nomem) {
+		reg_writes_destroy(&r->writes);
+		err_nomem(e, "decoding the registry writes of a registration child");
+		goto out;
 	}
 	if (r->stage == REG_STAGE_LOAD || r->stage == REG_STAGE_ENTRY) {
 		rc = 0;

@@ -1,10 +1,11 @@
 #!/bin/sh
 # deps.sh - make sure the build and test dependencies are installed.
 #
-# Usage: scripts/deps.sh [build|test|bench]
+# Usage: scripts/deps.sh [build|test|bench|valgrind]
 #   build: compiler tools and the -dev packages the libraries link against
 #   test:  build + cmocka and the tools the tests drive (gcab, bsdtar, tmux)
 #   bench: test + dpkg-deb baselines
+#   valgrind: test + valgrind (make valgrind)
 # When something is missing: as root, install it with apt-get; otherwise
 # print the exact apt-get command and exit 1. Prints nothing when all is there.
 set -u
@@ -30,6 +31,9 @@ if [ "$level" != build ]; then
 	command -v bsdtar >/dev/null 2>&1 || add libarchive-tools
 	command -v tmux   >/dev/null 2>&1 || add tmux
 	command -v sqlite3 >/dev/null 2>&1 || add sqlite3   # register e2e: PRAGMA integrity_check
+fi
+if [ "$level" = valgrind ]; then
+	command -v valgrind >/dev/null 2>&1 || add valgrind
 fi
 
 [ -z "$need_pkgs" ] && exit 0

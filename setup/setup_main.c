@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 	o.lock_timeout = 30;
 	o.reg_attempts = 3;
 	o.reg_backoff_ms = 200;
-	o.self = "/proc/self/exe";
+	o.self = NULL;   /* the registration helper: this executable (reg_runner.c) */
 	while ((ch = getopt_long(argc, argv, "+q", longopts, NULL)) != -1 || optind < argc) {
 		if (ch == -1) {
 			/* A command or product name; options may follow it. */

@@ -14,6 +14,19 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/setupkit-e2e-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 PASS=0
 FAIL=0
+# make valgrind (SK_VALGRIND set): the tools run under tests/valgrind.sh,
+# which records each run it found errors in; finish counts those here, so
+# a run that was expected to fail still fails the script.
+VG_FAILED0=0
+if [ -n "${SK_VALGRIND:-}" ]; then
+	SETUP=$(sh "$SRC/tests/valgrind.sh" --wrap "$T/valgrind" "$SETUP")
+	REGISTER=$(sh "$SRC/tests/valgrind.sh" --wrap "$T/valgrind" "$REGISTER")
+	MKMEDIA=$(sh "$SRC/tests/valgrind.sh" --wrap "$T/valgrind" "$MKMEDIA")
+	SK_VALGRIND_FAILED=${SK_VALGRIND_FAILED:-$T/valgrind.failed}
+	export SK_VALGRIND_FAILED
+	touch "$SK_VALGRIND_FAILED"
+	VG_FAILED0=$(wc -l <"$SK_VALGRIND_FAILED")
+fi
 
 ok()   { PASS=$((PASS + 1)); echo "ok   $*"; }
 bad()  { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
@@ -31,6 +44,13 @@ contains() { # description file text
 	if grep -qF -- "$3" "$2"; then ok "$1"; else bad "$1: '$3' not in output"; sed 's/^/     | /' "$2" | tail -20; fi
 }
 finish() {
+	if [ -n "${SK_VALGRIND:-}" ]; then
+		n=$(($(wc -l <"$SK_VALGRIND_FAILED") - VG_FAILED0))
+		if [ "$n" -gt 0 ]; then
+			bad "valgrind reported errors in $n tool runs:"
+			tail -n "$n" "$SK_VALGRIND_FAILED" | sed 's/^/     | /'
+		fi
+	fi
 	echo "$PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]
 }

@@ -11,6 +11,8 @@ M="$B/modules"
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/register-e2e-XXXXXX")
 trap 'rm -rf "$T"' EXIT
+# make valgrind: run the tool under tests/valgrind.sh (see tests/run.sh).
+[ -n "${SK_VALGRIND:-}" ] && REG=$(sh "$(dirname "$0")/../valgrind.sh" --wrap "$T/valgrind" "$REG")
 pass=0 fail=0
 ROOT="$T/root with space"
 mkdir -p "$ROOT"

@@ -9,6 +9,8 @@ REG="$B/bin/register"
 M="$B/modules"
 T=$(mktemp -d "${TMPDIR:-/tmp}/register-reg-XXXXXX")
 trap 'rm -rf "$T"' EXIT
+# make valgrind: run the tool under tests/valgrind.sh (see tests/run.sh).
+[ -n "${SK_VALGRIND:-}" ] && REG=$(sh "$(dirname "$0")/../valgrind.sh" --wrap "$T/valgrind" "$REG")
 pass=0 fail=0
 ok()  { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; [ -f "$T/out" ] && sed 's/^/    /' "$T/out" | head -20; }
