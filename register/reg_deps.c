@@ -69,6 +69,7 @@ struct dirlist {
 	char *dir[DEPS_MAX_DIRS];
 	const char *why[DEPS_MAX_DIRS];
 	size_t n;
+	int oom;             /* a directory was dropped for want of memory */
 };
 
 static void dl_add(struct dirlist *d, const char *dir, size_t len, const char *why)
@@ -81,6 +82,8 @@ static void dl_add(struct dirlist *d, const char *dir, size_t len, const char *w
 	d->dir[d->n] = mem_strndup(dir, len);
 	if (d->dir[d->n])
 		d->why[d->n++] = why;
+	else
+		d->oom = 1;
 }
 
 /* Split a ':' list, expanding $ORIGIN / ${ORIGIN}. */
@@ -161,13 +164,16 @@ static int rd(FILE *f, uint64_t off, void *buf, size_t n, uint64_t fsize)
 	return 0;
 }
 
-static char *rd_str(FILE *f, uint64_t off, uint64_t fsize)
+/* The string at off into *out (allocated): 0; -1 when off is past the end
+ * (damaged headers); -2 out of memory, which must not pass for damage. */
+static int rd_str(FILE *f, uint64_t off, uint64_t fsize, char **out)
 {
 	char buf[4096];
 	size_t n = 0;
 
+	*out = NULL;
 	if (off >= fsize || fseeko(f, (off_t)off, SEEK_SET) != 0)
-		return NULL;
+		return -1;
 	while (n + 1 < sizeof(buf)) {
 		int c = fgetc(f);
 		if (c == EOF || c == 0)
@@ -175,7 +181,8 @@ static char *rd_str(FILE *f, uint64_t off, uint64_t fsize)
 		buf[n++] = (char)c;
 	}
 	buf[n] = '\0';
-	return mem_strdup(buf);
+	*out = mem_strdup(buf);
+	return *out ? 0 : -2;
 }
 
 static int elf_read(const char *path, struct elf_info *info, struct err *e)
@@ -277,16 +284,22 @@ static int elf_read(const char *path, struct elf_info *info, struct err *e)
 	if (!stroff)
 		goto bad;
 	for (size_t i = 0; i < nneeded; i++) {
-		info->needed[i] = rd_str(f, stroff + needed_off[i], fsize);
-		if (!info->needed[i])
+		int r = rd_str(f, stroff + needed_off[i], fsize, &info->needed[i]);
+		if (r == -2)
+			goto nomem;
+		if (r < 0)
 			goto bad;
 		info->nneeded++;
 	}
-	if (rpath_off != UINT64_MAX)
-		info->rpath = rd_str(f, stroff + rpath_off, fsize);
-	if (runpath_off != UINT64_MAX)
-		info->runpath = rd_str(f, stroff + runpath_off, fsize);
+	/* A path list past the end is ignored, as before; memory is not. */
+	if (rpath_off != UINT64_MAX && rd_str(f, stroff + rpath_off, fsize, &info->rpath) == -2)
+		goto nomem;
+	if (runpath_off != UINT64_MAX && rd_str(f, stroff + runpath_off, fsize, &info->runpath) == -2)
+		goto nomem;
 	rc = 0;
+	goto out;
+nomem:
+	err_nomem(e, "reading the dynamic section of a module");
 	goto out;
 bad:
 	err_set(e, ERR_CLASS_INPUT, "'%s': damaged ELF headers", path);
@@ -356,7 +369,7 @@ int reg_deps_read(const char *path, struct reg_deps *d, struct err *e)
 	d->needed = mem_array(info.nneeded + 1, sizeof(char *));
 	add_system_dirs(&dl, info.machine, info.is64);
 	d->sysdirs = mem_array(dl.n + 1, sizeof(char *));
-	if (!d->needed || !d->sysdirs) {
+	if (!d->needed || !d->sysdirs || dl.oom) {
 		err_nomem(e, "reading a module's dependencies");
 		goto out;
 	}
@@ -449,7 +462,7 @@ char *reg_deps_diagnose(const char *module, int keep_env, int *bad_format, struc
 	for (size_t j = 0; j < d.n; j++)
 		mem_free(d.dir[j]);
 	mem_free(origin);
-	if (b.oom) {
+	if (b.oom || d.oom) {
 		mem_free(b.s);
 		return err_nomem(e, "diagnosis"), NULL;
 	}

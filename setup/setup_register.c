@@ -166,7 +166,9 @@ int setup_register_module(struct setup_ctx *c, struct setup_txn *t, const struct
 	}
 	hint_providers(m, e);
 	err_prefix(e, "module '%s' (file '%s' of component '%s') did not register", real, f->id, f->component);
-	e->cls = ERR_CLASS_MODULE;
+	/* Out of memory is ours, not the module's: keep the class (exit 7). */
+	if (e->cls != ERR_CLASS_NOMEM)
+		e->cls = ERR_CLASS_MODULE;
 	mem_free(real);
 	return -1;
 }

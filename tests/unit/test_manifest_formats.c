@@ -2,7 +2,8 @@
  * test_manifest_formats.c - every format loads as documented: the sample
  * product and its service packs, answer files, media manifests written and
  * read back byte for byte, format 1 still read, quoting, and allocation
- * failure at every point of a load.
+ * failure at every point of loading each kind: product definition (both
+ * formats), service-pack definition, answer file, media manifest.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -256,35 +257,85 @@ static void test_long_requirement_chain(void **state)
 	free(t);
 }
 
-static void test_allocation_failure_everywhere(void **state)
+/* Fail the k-th allocation of one load, for k = 1, 2, ... until the load
+ * runs to its end without reaching k: every failure must be a clean
+ * out-of-memory error (class nomem, a message, no manifest); leaks are
+ * LeakSanitizer's (make asan) and valgrind's (make valgrind) to find.
+ * text NULL: load the file name; else the buffer, named name. Returns the
+ * number of allocations of a whole load. */
+static unsigned long sweep_load(const char *name, const char *text, enum manifest_kind kind)
 {
-	(void)state;
-	char *p = tu_src_path("manifests/examples/mailsuite.ini");
 	unsigned long n;
-	int ok = 0;
 
-	for (n = 1; n < 100000 && !ok; n++) {
+	for (n = 1; n < 1000000; n++) {
 		struct manifest *m = NULL;
 		struct err e;
+		unsigned long used;
+		int rc;
 
 		err_clear(&e);
 		mem_fail_at(n, 0);
-		int rc = manifest_load(p, MANIFEST_PRODUCT, &m, &e);
-		unsigned long used = mem_count();
+		rc = text ? manifest_load_buffer(name, text, strlen(text), kind, &m, &e)
+			  : manifest_load(name, kind, &m, &e);
+		used = mem_count();
 		mem_fail_at(0, 0);
 		if (rc == 0) {
-			assert_true(used < n);   /* the failure point was past the end */
-			ok = 1;
-		} else {
-			assert_null(m);
-			if (e.cls != ERR_CLASS_NOMEM)
-				fail_msg("allocation %lu: expected an out-of-memory error, got: %s", n, e.msg);
+			manifest_free(m);
+			if (used >= n)
+				fail_msg("%s: allocation %lu of %lu failed, yet the load succeeded", name, n, used);
+			return n - 1;   /* the failure point was past the end */
 		}
-		manifest_free(m);
+		assert_null(m);
+		if (e.cls != ERR_CLASS_NOMEM || !e.msg[0])
+			fail_msg("%s: allocation %lu: expected an out-of-memory error, got: %s", name, n, e.msg);
 	}
-	assert_true(ok);
-	assert_true(n > 50);  /* the load really allocates; every point was tried */
+	fail_msg("%s: the load did not end", name);
+	return 0;
+}
+
+static unsigned long sweep_example(const char *rel, enum manifest_kind kind)
+{
+	char *p = tu_src_path(rel);
+	unsigned long n = sweep_load(p, NULL, kind);
+
 	free(p);
+	print_message("%s: %lu allocations, each failed once, cleanly\n", rel, n);
+	return n;
+}
+
+static void test_allocation_failure_everywhere(void **state)
+{
+	(void)state;
+	/* The sample product definition, its format 1 spelling, a service
+	 * pack definition, the answer file. */
+	assert_true(sweep_example("manifests/examples/mailsuite.ini", MANIFEST_PRODUCT) > 50);
+	assert_true(sweep_example("manifests/examples/mailsuite-format1.ini", MANIFEST_PRODUCT) > 50);
+	assert_true(sweep_example("manifests/examples/sp2.ini", MANIFEST_SP) > 10);
+	assert_true(sweep_example("manifests/examples/answers.ini", MANIFEST_ANSWERS) > 5);
+}
+
+/* A media manifest, as read by setup: the one above, and the same written
+ * back by manifest_write (every key a media manifest has, in the current
+ * format's spelling). */
+static void test_allocation_failure_media_manifest(void **state)
+{
+	(void)state;
+	struct manifest *m = NULL;
+	struct err e;
+	unsigned long n;
+	char *out;
+
+	n = sweep_load("media.ini", media_text, MANIFEST_MEDIA);
+	print_message("media manifest: %lu allocations, each failed once, cleanly\n", n);
+	assert_true(n > 20);
+	if (manifest_load_buffer("media.ini", media_text, strlen(media_text), MANIFEST_MEDIA, &m, &e))
+		fail_msg("%s", e.msg);
+	out = write_to_string(m);
+	manifest_free(m);
+	n = sweep_load("written.ini", out, MANIFEST_MEDIA);
+	print_message("media manifest as written: %lu allocations, each failed once, cleanly\n", n);
+	assert_true(n > 20);
+	free(out);
 }
 
 int main(void)
@@ -299,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_keys_case_and_spelling),
 		cmocka_unit_test(test_long_requirement_chain),
 		cmocka_unit_test(test_allocation_failure_everywhere),
+		cmocka_unit_test(test_allocation_failure_media_manifest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
