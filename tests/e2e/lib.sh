@@ -43,7 +43,27 @@ expect_fail() { # description exit-code command... : passes on that exit code
 contains() { # description file text
 	if grep -qF -- "$3" "$2"; then ok "$1"; else bad "$1: '$3' not in output"; sed 's/^/     | /' "$2" | tail -20; fi
 }
+# PRAGMA integrity_check on the state database of every root the script
+# made (anywhere under $T), run by finish: no test may leave one damaged.
+check_state_dbs() {
+	if ! command -v sqlite3 >/dev/null 2>&1; then
+		bad "integrity_check: the sqlite3 CLI is missing (scripts/deps.sh test installs it)"
+		return
+	fi
+	find "$T" -path '*/var/lib/setupkit/state.db' -type f 2>/dev/null | while IFS= read -r db; do
+		r=$(sqlite3 "$db" 'PRAGMA integrity_check' 2>&1)
+		echo "$db: $r"
+	done >"$T/integrity.out"
+	n=$(wc -l <"$T/integrity.out")
+	if grep -v ': ok$' "$T/integrity.out" >"$T/integrity.bad"; then
+		bad "integrity_check of the state databases:"
+		sed "s|$T|T|; s/^/     | /" "$T/integrity.bad"
+	else
+		ok "integrity_check: all $n state databases of this script are ok"
+	fi
+}
 finish() {
+	check_state_dbs
 	if [ -n "${SK_VALGRIND:-}" ]; then
 		n=$(($(wc -l <"$SK_VALGRIND_FAILED") - VG_FAILED0))
 		if [ "$n" -gt 0 ]; then
