@@ -1,11 +1,12 @@
 #!/bin/sh
 # deps.sh - make sure the build and test dependencies are installed.
 #
-# Usage: scripts/deps.sh [build|test|bench|valgrind]
+# Usage: scripts/deps.sh [build|test|bench|valgrind|fuzz]
 #   build: compiler tools and the -dev packages the libraries link against
 #   test:  build + cmocka and the tools the tests drive (gcab, bsdtar, tmux)
 #   bench: test + dpkg-deb baselines
 #   valgrind: test + valgrind (make valgrind)
+#   fuzz:  test + clang and its libFuzzer runtime (make fuzz)
 # When something is missing: as root, install it with apt-get; otherwise
 # print the exact apt-get command and exit 1. Prints nothing when all is there.
 set -u
@@ -31,6 +32,22 @@ if [ "$level" != build ]; then
 	command -v bsdtar >/dev/null 2>&1 || add libarchive-tools
 	command -v tmux   >/dev/null 2>&1 || add tmux
 	command -v sqlite3 >/dev/null 2>&1 || add sqlite3   # register e2e: PRAGMA integrity_check
+fi
+# libFuzzer: Debian 12 ships its runtime (libclang_rt.fuzzer) in
+# libclang-rt-N-dev, which clang-N only recommends, so it is named here and
+# checked by linking a target, the one test that does not depend on where a
+# given clang keeps its runtimes.
+have_libfuzzer() {
+	echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' |
+		clang -fsanitize=fuzzer -x c - -o /dev/null >/dev/null 2>&1
+}
+if [ "$level" = fuzz ]; then
+	if ! command -v clang >/dev/null 2>&1; then
+		add clang
+		add libclang-rt-dev
+	elif ! have_libfuzzer; then
+		add "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev"
+	fi
 fi
 if [ "$level" = valgrind ]; then
 	command -v valgrind >/dev/null 2>&1 || add valgrind
