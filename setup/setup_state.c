@@ -15,6 +15,8 @@
 
 #include "common/fault.h"
 #include "common/mem.h"
+#include "common/names.h"
+#include "common/path.h"
 #include "register/reg.h"
 
 static const char schema[] =
@@ -557,6 +559,31 @@ int setup_journal_write(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 	return 0;
 }
 
+/* Whether a path read back from the journal is one setup could have written
+ * there: absolute, then a clean relative path (no '.', '..', '//', '\\' or
+ * control character), below `under` when given. Recovery renames, unlinks
+ * and removes trees at these paths under the root, so a damaged journal
+ * must not be able to point it outside the root (a '..') or at the root
+ * itself (a staging directory "/" removed the whole root). */
+static int journal_path_ok(const char *p, const char *under)
+{
+	size_t n = under ? strlen(under) : 0;
+
+	if (!p || p[0] != '/')
+		return 0;
+	if (under && (strncmp(p, under, n) != 0 || p[n] != '/'))
+		return 0;
+	return path_is_clean_relative(p + 1);
+}
+
+static int journal_damaged(struct setup_ctx *c, struct err *e, int64_t id, const char *what, const char *value)
+{
+	return err_set(e, ERR_CLASS_INTERNAL, "the journal of transaction %lld in %s/%s is damaged: %s '%s' is not "
+		       "one setup writes there; nothing was recovered or changed. Restore the state database "
+		       "from a backup, or remove the transaction's rows from sk_txn* after checking the files",
+		       (long long)id, c->root, SK_STATE_DB, what, value ? value : "(null)");
+}
+
 int setup_journal_load(struct setup_ctx *c, struct setup_txn *t, char **state, struct err *e)
 {
 	sqlite3_stmt *st = prep(c, e, "SELECT id, op, product, state, reg_mark, stage_dir FROM sk_txn ORDER BY id LIMIT 1", "");
@@ -584,15 +611,41 @@ int setup_journal_load(struct setup_ctx *c, struct setup_txn *t, char **state, s
 	sqlite3_finalize(st);
 	if (!t->op || !t->product || !*state || !t->stage_dir)
 		return err_nomem(e, "reading the journal");
+	/* A capture id: rollback undoes the captures above it (reg_mark + 1). */
+	if (t->reg_mark < 0 || t->reg_mark == INT64_MAX) {
+		char m[24];
+
+		snprintf(m, sizeof(m), "%lld", (long long)t->reg_mark);
+		return journal_damaged(c, e, t->id, "the registry mark", m);
+	}
 
 	st = prep(c, e, "SELECT kind, path, old_exists, keep, mode FROM sk_txn_op WHERE txn = ? ORDER BY seq", "l", t->id);
 	if (!st)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *keep = sqlite3_column_text(st, 3);
+		const char *keep = (const char *)sqlite3_column_text(st, 3);
+		const char *path = (const char *)sqlite3_column_text(st, 1);
+		int kind = sqlite3_column_int(st, 0);
+		char k[24];
 
-		if (setup_txn_add(t, (enum setup_op_kind)sqlite3_column_int(st, 0), (const char *)sqlite3_column_text(st, 1),
-				  sqlite3_column_int(st, 2), (const char *)keep, (unsigned)sqlite3_column_int(st, 4), e)) {
+		/* A PUT's keep is in the backup store, a RESTORE's is the backup:
+		 * both in the state directory, and a RESTORE needs one. */
+		if (kind != SETUP_OP_PUT && kind != SETUP_OP_REMOVE && kind != SETUP_OP_RESTORE) {
+			snprintf(k, sizeof(k), "%d", kind);
+			rc = journal_damaged(c, e, t->id, "the operation kind", k);
+		} else if (!journal_path_ok(path, NULL)) {
+			rc = journal_damaged(c, e, t->id, "the file", path);
+		} else if (((keep && *keep) || kind == SETUP_OP_RESTORE) && !journal_path_ok(keep, "/" SK_STATE_DIR)) {
+			rc = journal_damaged(c, e, t->id, "the backup", keep);
+		} else {
+			rc = 0;
+		}
+		if (rc) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+		if (setup_txn_add(t, (enum setup_op_kind)kind, path, sqlite3_column_int(st, 2), keep,
+				  (unsigned)sqlite3_column_int(st, 4), e)) {
 			sqlite3_finalize(st);
 			return -1;
 		}
@@ -603,6 +656,11 @@ int setup_journal_load(struct setup_ctx *c, struct setup_txn *t, char **state, s
 	if (strv_query(c, prep(c, e, "SELECT path FROM sk_txn_dir WHERE txn = ? ORDER BY seq", "l", t->id), &t->dirs, &t->ndirs, e) ||
 	    strv_query(c, prep(c, e, "SELECT module FROM sk_txn_module WHERE txn = ? ORDER BY module", "l", t->id), &t->modules, &t->nmodules, e))
 		return -1;
+	for (int i = 0; i < t->ndirs; i++)
+		if (!journal_path_ok(t->dirs[i], NULL))
+			return journal_damaged(c, e, t->id, "the directory", t->dirs[i]);
+	if (*t->stage_dir && !journal_path_ok(t->stage_dir, "/" SK_STATE_DIR))
+		return journal_damaged(c, e, t->id, "the staging directory", t->stage_dir);
 	return 1;
 }
 
