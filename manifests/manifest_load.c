@@ -533,6 +533,10 @@ static int load_product(struct loader *L, struct ini_section *s)
 	kv = ini_section_get(s, "code");
 	if (!is_ident(kv->value))
 		return err_at(L->e, L->file, kv->line, "product code '%s' may only hold letters, digits, '.', '_' and '-'", kv->value);
+	/* The code names directories (backup/CODE, the default /opt/CODE). */
+	if (strcmp(kv->value, ".") == 0 || strcmp(kv->value, "..") == 0)
+		return err_at(L->e, L->file, kv->line, "product code '%s' cannot be '.' or '..': it names directories "
+			      "(the default /opt/CODE, the backups of the files the product replaces)", kv->value);
 	if (take_str(L, kv, &p->code) || take_str(L, ini_section_get(s, "name"), &p->name) ||
 	    take_str(L, ini_section_get(s, "publisher"), &p->publisher) ||
 	    parse_version(L, ini_section_get(s, "version"), &p->version))
