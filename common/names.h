@@ -16,6 +16,7 @@
 #define SK_SPBACKUP_DIR         "var/lib/setupkit/sp-backup"  /* service packs' backups */
 #define SK_REGBACKUP_DIR        "var/lib/setupkit/reg-backup" /* the registry before each transaction */
 #define SK_REGBACKUP_KEEP       10                            /* newest registry backups kept */
+#define SK_STAGE_PREFIX         "stage-"                      /* staging dirs in SK_STATE_DIR */
 #define SK_CONFIG_DIR           "etc/setupkit"
 #define SK_TRUSTED_KEYS_DIR     "etc/setupkit/trusted-keys"
 

@@ -78,17 +78,40 @@ char *reg_fold(const char *str)
 	return r;
 }
 
+/* ": <strerror>" of the OS error under d's last I/O failure, or "":
+ * SQLite's own text ("disk I/O error") does not say the cause (a full disk,
+ * a read-only filesystem), which is what the administrator needs. SQLite
+ * 3.40 leaves sqlite3_system_errno() at 0 for a failed WAL write, so the
+ * caller passes errno as it was right after the failing call (SQLite makes
+ * no other system call after it), and a write that hit ENOSPC is
+ * SQLITE_FULL with its errno cleared. */
+static const char *oserr(sqlite3 *d, int err_no, char *buf, size_t n)
+{
+	int code = d ? sqlite3_errcode(d) & 0xff : 0;
+	int os = d ? sqlite3_system_errno(d) : 0;
+
+	if (!os)
+		os = code == SQLITE_FULL ? ENOSPC : err_no;
+	buf[0] = '\0';
+	if (os && (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN || code == SQLITE_READONLY))
+		snprintf(buf, n, ": %s", strerror(os));
+	return buf;
+}
+
 int reg_sqlite_err(struct reg_store *s, struct err *e, const char *what)
 {
+	int err_no = errno;
 	int code = s && s->db ? sqlite3_errcode(s->db) : SQLITE_ERROR;
 	const char *msg = s && s->db ? sqlite3_errmsg(s->db) : "no database";
+	char os[160];
 
 	if (code == SQLITE_NOMEM)
 		return err_nomem(e, what);
 	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
 		return err_set(e, ERR_CLASS_LOCKED, "registry '%s': %s: %s (another process "
 			       "held the database for too long; retry)", s ? s->path : "?", what, msg);
-	return err_set(e, ERR_CLASS_IO, "registry '%s': %s: %s", s ? s->path : "?", what, msg);
+	return err_set(e, ERR_CLASS_IO, "registry '%s': %s: %s%s", s ? s->path : "?", what, msg,
+		       oserr(s ? s->db : NULL, err_no, os, sizeof(os)));
 }
 
 sqlite3_stmt *reg_stmt(struct reg_store *s, enum reg_stmt_id id, struct err *e)
@@ -295,27 +318,30 @@ int reg_store_backup(struct reg_store *s, const char *dest, struct err *e)
 	sqlite3_backup *b;
 	char *tmp = mem_printf("%s.tmp-%ld", dest, (long)getpid());
 	int rc = -1, step;
+	char os[160];
 
 	if (!tmp)
 		return err_nomem(e, "backup path");
 	unlink(tmp);
 	if (sqlite3_open_v2(tmp, &d, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		err_set(e, ERR_CLASS_IO, "cannot create backup '%s': %s", dest,
-			d ? sqlite3_errmsg(d) : "out of memory");
+		err_set(e, ERR_CLASS_IO, "cannot create backup '%s': %s%s", dest,
+			d ? sqlite3_errmsg(d) : "out of memory", oserr(d, errno, os, sizeof(os)));
 		goto out;
 	}
 	/* One step of all pages runs inside one read transaction: a consistent
 	 * snapshot even while other processes write (WAL readers never block). */
 	b = sqlite3_backup_init(d, "main", s->db, "main");
 	if (!b) {
-		err_set(e, ERR_CLASS_IO, "cannot back up registry to '%s': %s", dest, sqlite3_errmsg(d));
+		err_set(e, ERR_CLASS_IO, "cannot back up registry to '%s': %s%s", dest, sqlite3_errmsg(d),
+			oserr(d, errno, os, sizeof(os)));
 		goto out;
 	}
 	while ((step = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || step == SQLITE_LOCKED)
 		sqlite3_sleep(10);
 	sqlite3_backup_finish(b);
 	if (step != SQLITE_DONE) {
-		err_set(e, ERR_CLASS_IO, "cannot back up registry to '%s': %s", dest, sqlite3_errstr(step));
+		err_set(e, ERR_CLASS_IO, "cannot back up registry to '%s': %s%s", dest, sqlite3_errstr(step),
+			oserr(d, errno, os, sizeof(os)));
 		goto out;
 	}
 	if (sqlite3_close(d) != SQLITE_OK) {

@@ -506,8 +506,13 @@ int setup_cmd_sp_apply(const struct setup_opts *o, struct err *e)
 	}
 	/* STATE: committed; the old copies move into the store at finish. */
 	setup_services_keep(&sv);
-	if (setup_txn_finish(&c, &t, e))
+	if (setup_txn_finish(&c, &t, e)) {
+		/* Past the commit there is no rolling back: say it is applied. */
+		err_prefix(e, "%s is applied to %s, but cleaning up after it failed; 'setup recover' finishes the cleanup. Cause",
+			   m->sp.name, prod.name);
+		setup_log(&c, 1, "%s", e->msg);
 		goto out;
+	}
 	setup_log(&c, 1, "%s is now at SP%d (version %s): %d file(s), %d registry write(s); remove with 'setup sp remove %s'; log: %s",
 		  prod.name, m->sp.level, spv, nput, nreg, prod.code, c.log_file);
 	if (o->json)
@@ -658,6 +663,18 @@ int setup_cmd_sp_remove(const struct setup_opts *o, const char *product, int lev
 	for (int i = 0; i < ndirs; i++)
 		if (setup_txn_note_dir(&c, &t, dirs[i], e))
 			goto rollback;
+	/* The pack's backup store is journaled with the pack's directories:
+	 * the finish removes it once it has dropped the store's links, so a
+	 * crash after the commit (recovery runs the finish again) cannot
+	 * leave it behind, empty. */
+	if (!(sdir = mem_printf("/%s/%s/%d", SK_SPBACKUP_DIR, product, sps[0].level))) {
+		err_nomem(e, "journaling the backup store");
+		goto rollback;
+	}
+	if (setup_txn_note_dir(&c, &t, sdir, e))
+		goto rollback;
+	mem_free(sdir);
+	sdir = NULL;
 	if (setup_services_init(&sv, &c, pm, prod.install_dir, "sp-remove", t.id, e))
 		goto rollback;
 	svinit = 1;
@@ -702,11 +719,14 @@ int setup_cmd_sp_remove(const struct setup_opts *o, const char *product, int lev
 	}
 	/* STATE: committed; finish drops the store's links and the pack's dirs. */
 	setup_services_keep(&sv);
-	if (setup_txn_finish(&c, &t, e))
-		goto out;
 	sdir = store_dir(&c, product, sps[0].level);
-	if (sdir && path_exists(sdir) && path_remove_tree(sdir, e))
+	if (setup_txn_finish(&c, &t, e) || (sdir && path_exists(sdir) && path_remove_tree(sdir, e))) {
+		/* Past the commit there is no rolling back: say it is removed. */
+		err_prefix(e, "%s is removed from %s, but cleaning up after it failed; 'setup recover' finishes the cleanup. Cause",
+			   sps[0].name, prod.name);
+		setup_log(&c, 1, "%s", e->msg);
 		goto out;
+	}
 	setup_log(&c, 1, "removed %s; %s is at SP%d (version %s) again; log: %s", sps[0].name, prod.name, sps[0].prev_level,
 		  sps[0].prev_version, c.log_file);
 	rc = 0;

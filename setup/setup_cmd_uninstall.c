@@ -171,8 +171,13 @@ int setup_cmd_uninstall(const struct setup_opts *o, const char *product, struct 
 		goto rollback_sql;
 	/* STATE: committed; cleanup (drop T.setupkit-old, remove empty dirs) remains. */
 	setup_services_keep(&sv);
-	if (setup_txn_finish(&c, &t, e))
+	if (setup_txn_finish(&c, &t, e)) {
+		/* Past the commit there is no rolling back: say it is uninstalled. */
+		err_prefix(e, "%s is uninstalled, but cleaning up after it failed; 'setup recover' finishes the cleanup. Cause",
+			   prod.name);
+		setup_log(&c, 1, "%s", e->msg);
 		goto out;
+	}
 	setup_log(&c, 1, "uninstalled %s; log: %s", prod.name, c.log_file);
 	rc = 0;
 	goto out;

@@ -9,6 +9,7 @@
  */
 #include "setup.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <string.h>
@@ -51,10 +52,20 @@ static sqlite3 *db(struct setup_ctx *c)
 	return reg_store_db(c->store);
 }
 
+/* With the OS error under an I/O failure ("disk I/O error: Read-only file
+ * system"): SQLite's own text does not say the cause. errno is read first,
+ * as the failing call left it (see reg_store.c's oserr for why). */
 static int sql_err(struct setup_ctx *c, struct err *e, const char *what)
 {
-	return err_set(e, ERR_CLASS_IO, "state database %s/%s: %s: %s", c->root, "var/lib/setupkit/state.db",
-		       what, sqlite3_errmsg(db(c)));
+	int err_no = errno;
+	int code = sqlite3_errcode(db(c)) & 0xff, os = sqlite3_system_errno(db(c));
+	int io;
+
+	if (!os)
+		os = code == SQLITE_FULL ? ENOSPC : err_no;   /* SQLite clears the errno of ENOSPC */
+	io = os && (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN || code == SQLITE_READONLY);
+	return err_set(e, ERR_CLASS_IO, "state database %s/%s: %s: %s%s%s", c->root, "var/lib/setupkit/state.db",
+		       what, sqlite3_errmsg(db(c)), io ? ": " : "", io ? strerror(os) : "");
 }
 
 /* Prepare sql and bind text/int arguments described by fmt: 's' text (NULL

@@ -827,6 +827,36 @@ int setup_txn_rollback(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 	return 0;
 }
 
+/* Remove the staging directories (SK_STAGE_PREFIX*) of the state directory.
+ * A transaction's own is in its journal, and its rollback or finish removes
+ * it; the one setup_needed_check stages modules in before any transaction
+ * begins is in no journal, so a crash leaves it. Called by recovery, under
+ * the root's lock, once no transaction is left: every one is a dead
+ * process's. Best effort, and idempotent. */
+static void remove_stale_staging(struct setup_ctx *c)
+{
+	char *dir = setup_real(c, "/" SK_STATE_DIR);
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char *p;
+		struct err ignored;
+
+		if (strncmp(de->d_name, SK_STAGE_PREFIX, strlen(SK_STAGE_PREFIX)) != 0)
+			continue;
+		if ((p = mem_printf("%s/%s", dir, de->d_name))) {
+			err_clear(&ignored);
+			if (path_remove_tree(p, &ignored) == 0)
+				setup_log(c, 0, "recovery: removed the staging directory '%s' of an interrupted run", p);
+		}
+		mem_free(p);
+	}
+	if (d)
+		closedir(d);
+	mem_free(dir);
+}
+
 int setup_txn_recover(struct setup_ctx *c, struct err *e)
 {
 	struct setup_txn t;
@@ -844,6 +874,8 @@ int setup_txn_recover(struct setup_ctx *c, struct err *e)
 	if (rc <= 0) {
 		setup_txn_destroy(&t);
 		mem_free(state);
+		if (rc == 0)
+			remove_stale_staging(c);
 		return rc;
 	}
 	if (strcmp(state, "committed") == 0) {
@@ -857,5 +889,6 @@ int setup_txn_recover(struct setup_ctx *c, struct err *e)
 	mem_free(state);
 	if (rc)
 		return err_prefix(e, "recovery of an interrupted transaction failed; run 'setup recover' again after fixing the cause");
+	remove_stale_staging(c);
 	return 1;
 }
