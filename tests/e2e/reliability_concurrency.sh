@@ -16,11 +16,14 @@ M=$B/modules
 S() { "$SETUP" -q "$@"; }
 LIMIT=${SK_TEST_LIMIT:-120}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# wait_for FILE: up to LIMIT seconds for FILE to exist
+# wait_for FILE [TEXT]: up to LIMIT seconds for FILE to exist (and hold TEXT)
 wait_for() {
 	i=0
-	while [ ! -e "$1" ] && [ $i -lt $((LIMIT * 10)) ]; do sleep 0.1; i=$((i + 1)); done
-	[ -e "$1" ]
+	until [ -e "$1" ] && { [ $# -lt 2 ] || grep -qF -- "$2" "$1"; }; do
+		[ $i -ge $((LIMIT * 10)) ] && return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
 }
 BG=""
 trap 'for p in $BG; do kill "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
@@ -82,8 +85,8 @@ check "... and A is still running" kill -0 "$A"
 "$SETUP" $HOLD --lock-timeout "$LIMIT" >"$T/b.out" 2>&1 &
 B2=$!
 BG="$BG $B2"
-sleep 1
-check "setup B2 is waiting for the lock" sh -c "kill -0 $B2 && grep -q 'waiting for the lock' '$T/b.out'"
+check "setup B2 is waiting for the lock" wait_for "$T/b.out" "waiting for the lock"
+check "... still" kill -0 "$B2"
 touch "$T/hold/go"
 wait "$A"
 rc=$?
