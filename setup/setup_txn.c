@@ -469,7 +469,8 @@ int setup_txn_make_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 		last = d == parent ? NULL : parent;   /* "/" was not kept */
 		mem_free(d);
 	}
-	qsort(cand, ncand, sizeof(*cand), cmp_str);
+	if (ncand > 1)   /* cand is NULL when nothing is put: qsort wants an array */
+		qsort(cand, ncand, sizeof(*cand), cmp_str);
 	missing = mem_array(ncand + 1, sizeof(*missing));
 	if (!missing) {
 		err_nomem(e, "creating directories");

@@ -94,6 +94,7 @@ check "setup A finishes its install once let go (exit $rc)" test "$rc" -eq 0
 wait "$B2"
 rc=$?
 check "setup B2 then takes the lock and runs (exit $rc)" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || sed "s/^/     | /" "$T/b.out" | tail -20
 contains "... as a reinstall that keeps A's file" "$T/b.out" "1 to keep"
 check "verify after both" S verify hold --root "$R"
 

@@ -20,7 +20,12 @@ sed 's/^start_services = yes/start_services = no/' "$SRC/manifests/examples/answ
 build_media || { bad "build the sample media"; finish; exit 1; }
 build_media "$SRC/manifests/examples/sp1.ini" "$T/sp1" || bad "build the SP1 media"
 KEY=$T/keys/demo.pub
-if ! ${CC:-cc} -O1 -o "$T/use_library" "$SRC/tests/fixtures/programs/use_library.c" -ldl 2>"$T/cc.out"; then
+# A library built for make asan needs the sanitizer runtime loaded first:
+# then the program is built with the sanitizers too.
+SAN_FLAGS=""
+grep -q __asan_init "$B/examples/tree/modules/inetcomm.so" && SAN_FLAGS="-fsanitize=address,undefined"
+# shellcheck disable=SC2086
+if ! ${CC:-cc} -O1 $SAN_FLAGS -o "$T/use_library" "$SRC/tests/fixtures/programs/use_library.c" -ldl 2>"$T/cc.out"; then
 	bad "compile tests/fixtures/programs/use_library.c"
 	sed 's/^/     | /' "$T/cc.out"
 	finish
