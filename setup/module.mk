@@ -14,7 +14,7 @@ TOOLS += $(B)/bin/setup
 $(B)/bin/setup: LDFLAGS += -rdynamic
 $(B)/bin/setup: $(call objs,setup/setup_main.c) $(MODULE_LIBS)
 
-UNIT_TESTS += tests/unit/test_setup_needed.c
+UNIT_TESTS += tests/unit/test_setup_needed.c tests/unit/test_setup_alloc.c
 
 # make bench: a durable install against bsdtar+sync and dpkg (needs bench_payload).
 BENCH_SCRIPTS += tests/bench/bench_install.sh
