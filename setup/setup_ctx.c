@@ -143,12 +143,14 @@ static int open_log(struct setup_ctx *c, const char *op, struct err *e)
 	mem_free(dir);
 	if (!c->log_file)
 		return err_nomem(e, "opening the log");
-	c->log = fopen(c->log_file, "a");
+	/* "e": O_CLOEXEC, so registration children, extensions, services and
+	 * whatever they leave running do not hold the run's log open. */
+	c->log = fopen(c->log_file, "ae");
 	if (!c->log)
 		return err_errno(e, "cannot create the log file '%s'", c->log_file);
 	setvbuf(c->log, NULL, _IOLBF, 0);
 	if (c->o->log_path) {
-		c->log_copy = fopen(c->o->log_path, "a");
+		c->log_copy = fopen(c->o->log_path, "ae");
 		if (!c->log_copy)
 			return err_errno(e, "cannot open the log file '%s' given with --log", c->o->log_path);
 		setvbuf(c->log_copy, NULL, _IOLBF, 0);

@@ -155,6 +155,8 @@ SK_TEST_DAEMON_SECONDS=$DAEMON_SECONDS SK_TEST_PIDFILE=$T/d4.pid \
 	timed "setup: install a product whose module leaves a daemon behind, output to a pipe" 0 \
 	sh -c "$INST 2>&1 | cat"
 remember "$T/d4.pid"
+check "... the daemon holds no file of setup's (its log, the state database)" \
+	sh -c "! ls -l /proc/$(cat "$T/d4.pid")/fd | grep -F '$R/'"
 check "... verify: the product and its registration are whole" S verify daemon --root "$R"
 check "... no lock is left held: a second command runs at once" timeout 20 "$SETUP" -q status --root "$R" --lock-timeout 0
 timed "setup: uninstall it (DllUnregisterServer, captures undone)" 0 "$SETUP" -q uninstall daemon --root "$R"
