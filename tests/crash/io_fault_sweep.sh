@@ -50,12 +50,19 @@ strerror() {
 # errno mode k") that fall to worker ID. Results to $T/res.ID, messages to
 # $T/msg.ID. A fault after the commit point cannot be rolled back: setup
 # must then say the operation is done but its cleanup failed and that
-# `setup recover` finishes it, and the root must be as after. A failed
-# write or sync of the state database's main file (state.db) comes from
-# SQLite's checkpoint when the connection closes, after the commit is
-# durable in the WAL: SQLite keeps the WAL when the checkpoint fails, and
-# the next open checkpoints again, so success is right there, and the WAL
-# must still be on disk.
+# `setup recover` finishes it, and the root must be as after. Success
+# despite a failed call is right in two places only, both SQLite's:
+#  - the checkpoint when the connection closes (every call after the last
+#    commit's sync of the WAL, CKPT): the commit is durable in the WAL, and
+#    SQLite keeps the WAL when the checkpoint fails (checked: it is still
+#    on disk), for the next open to checkpoint again;
+#  - the sync of a directory after SQLite created a file in it (a WAL, a
+#    journal): SQLite ignores its failure by design (not every filesystem
+#    can sync a directory). setup's own syncfs of the filesystem, whose
+#    failure it does not ignore, comes later (LAST_SYNCFS) and makes the
+#    directory durable before the first file is switched; so a one-time
+#    failure there is covered, and a persistent one must fail the operation
+#    at that syncfs (checked: success is accepted only in "once" mode).
 worker() {
 	id=$1 op=$2 tp=$3 before=$4 after=$5
 	RUN=$T/roots/run-$id
@@ -72,15 +79,17 @@ worker() {
 		rc=$?
 		echo case >>"$res"
 		problems=""
-		checkpoint=0
-		case $call in *" ROOT/var/lib/setupkit/state.db") checkpoint=1 ;; esac
+		idx=${call%% *} path=${call#* * }
 		wal_kept=0
 		[ -s "$RUN/var/lib/setupkit/state.db-wal" ] && wal_kept=1
 		said=0
 		grep -q "setup recover" "$T/out-$id" && said=1 && echo said >>"$res"
-		if [ "$rc" -eq 0 ] && [ "$checkpoint" -eq 1 ]; then
+		if [ "$rc" -eq 0 ] && [ "$idx" -gt "$CKPT" ]; then
 			echo checkpoint >>"$res"
 			[ "$wal_kept" -eq 1 ] || problems="$problems; the checkpoint failed and the WAL is gone"
+		elif [ "$rc" -eq 0 ] && [ "$cls" = fsync ] && [ "$mode" = once ] && [ -d "$RUN/${path#ROOT/}" ] &&
+			[ "$idx" -lt "$LAST_SYNCFS" ]; then
+			echo dirsync >>"$res"
 		else
 			[ "$rc" -ne 0 ] || problems="$problems; it reported success (exit 0)"
 			[ "$rc" -lt 128 ] || problems="$problems; it died (exit $rc)"
@@ -127,6 +136,13 @@ for op in ${FAULT_OPS:-install sp-apply}; do
 		continue
 	fi
 	snap "$RUN" "$after"
+	# CKPT: the last commit's sync of the WAL; LAST_SYNCFS: setup's last
+	# flush of the filesystem (see worker).
+	sed "s|$RUN|ROOT|g" "$T/$op.trace" >"$T/$op.rtrace"
+	l=$(grep -n -E '^[0-9]+ pwrite64? ROOT/var/lib/setupkit/state.db-wal$' "$T/$op.rtrace" | tail -1 | cut -d: -f1)
+	CKPT=$(awk -v l="${l:-0}" 'NR > l && / fdatasync ROOT\/var\/lib\/setupkit\/state.db-wal$/ { print NR; exit }' "$T/$op.rtrace")
+	LAST_SYNCFS=$(grep -n -E '^[0-9]+ syncfs ' "$T/$op.rtrace" | tail -1 | cut -d: -f1)
+	CKPT=${CKPT:-999999} LAST_SYNCFS=${LAST_SYNCFS:-0}
 	: >"$T/cases"
 	counts=""
 	for cls in ${FAULT_CLASSES:-write fsync rename link}; do
@@ -149,7 +165,7 @@ for op in ${FAULT_OPS:-install sp-apply}; do
 	done
 	wait
 	cat "$T"/msg.*
-	echo "$op: calls$counts; faults tried=$(count case), bad=$(count bad); rolled back $(count before), completed $(count after) (of which $(count checkpoint) at the close's checkpoint), torn $(count torn); setup said to run recover $(count said) times"
+	echo "$op: calls$counts; faults tried=$(count case), bad=$(count bad); rolled back $(count before), completed $(count after) (succeeded despite the fault: $(count checkpoint) at the close's checkpoint, $(count dirsync) at SQLite's directory syncs), torn $(count torn); setup said to run recover $(count said) times"
 	[ "$(count case)" -gt 0 ] && [ "$(count bad)" -eq 0 ] && ok "$op: every fault fails the operation with its cause and leaves the root as before" ||
 		bad "$op: $(count bad) of $(count case) faults mishandled"
 done

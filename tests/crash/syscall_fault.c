@@ -51,8 +51,9 @@
  *    wal-index (NAME-shm): shared memory in a file, rebuilt from the WAL by
  *    the first connection after a crash, never state.
  *  - The shim must not call an interposed symbol itself: it uses the real
- *    functions (dlsym RTLD_NEXT) and readlink and fstat (not interposed) and raw syscall() for its own trace, and it is built
- *    without _FILE_OFFSET_BITS=64 so that open and open64 are two symbols.
+ *    functions (dlsym RTLD_NEXT), readlink and fstat (not interposed) and
+ *    raw syscall() for its own trace, and it is built without
+ *    _FILE_OFFSET_BITS=64 so that open and open64 stay two symbols.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -175,7 +176,7 @@ static int sf_is_top(void)
 }
 
 /* Not state: the run's log, and SQLite's wal-index (see the traps above). */
-static int sf_is_log(const char *path)
+static int sf_not_state(const char *path)
 {
 	size_t n = path ? strlen(path) : 0;
 
@@ -218,13 +219,13 @@ static int sf_fd_state(int fd, const char **path)
 		c->dev = st.st_dev;
 		c->ino = st.st_ino;
 		c->known = 1;
-		c->state = !sf_is_log(tmp);
+		c->state = !sf_not_state(tmp);
 		memcpy(c->path, tmp, sizeof(c->path));
 		*path = c->path;
 		return c->state;
 	}
 	*path = tmp;
-	return !sf_is_log(tmp);
+	return !sf_not_state(tmp);
 }
 
 /* Count one mutating call. Returns 0 to perform it, or -1 with errno set to
@@ -271,7 +272,7 @@ static int sf_hit_fd(enum sf_class cls, const char *call, int fd)
 
 static int sf_hit_path(enum sf_class cls, const char *call, const char *path)
 {
-	if (!sf_is_top() || sf_is_log(path))
+	if (!sf_is_top() || sf_not_state(path))
 		return 0;
 	return sf_hit(cls, call, path);
 }
