@@ -19,7 +19,7 @@ $(B)/tests/test_reg_runner: LDFLAGS += -rdynamic
 # Test modules: tests/fixtures/modules/X.c -> $(B)/modules/X.so, built the
 # way a module author would (no setupkit library linked in).
 REG_FIXTURES := good fail_class crash_segv crash_abort exit_mid hang flaky \
-	no_unreg buggy_unreg noop needs_dep
+	no_unreg buggy_unreg noop needs_dep fork_daemon own_sqlite noisy
 REG_MODULE_CFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -fPIC -shared -Wall -Wextra -Werror -Wmissing-prototypes -Iinclude
 TEST_MODULES += $(patsubst %,$(B)/modules/%.so,$(REG_FIXTURES)) $(B)/modules/dep/libskdep.so
 
