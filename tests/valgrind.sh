@@ -45,6 +45,11 @@ fi
 [ $# -ge 1 ] || { echo "usage: $0 PROGRAM [ARGS...]" >&2; exit 2; }
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/setupkit-vg-XXXXXX") || exit 1
+# A terminal's Ctrl-C (or timeout's SIGTERM) reaches this script too: it
+# must outlive PROGRAM, which may catch the signal, roll back and exit 1
+# (the wizard), and then pass on that exit status, not die first. A trap
+# that runs a command, unlike an ignored signal, is not inherited.
+trap ':' INT TERM HUP QUIT
 valgrind --tool=memcheck --error-exitcode=$VG_RC \
 	--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
 	--trace-children=yes --trace-children-skip='/bin/*,/usr/bin/*,/sbin/*,/usr/sbin/*,/usr/local/bin/*' \

@@ -17,8 +17,13 @@ FAIL=0
 # make valgrind (SK_VALGRIND set): the tools run under tests/valgrind.sh,
 # which records each run it found errors in; finish counts those here, so
 # a run that was expected to fail still fails the script.
+# SETUP_BIN is the executable itself (to copy it somewhere), and "$VG"
+# the prefix that runs such a copy the way $SETUP runs (empty normally).
 VG_FAILED0=0
+SETUP_BIN=$SETUP
+VG=""
 if [ -n "${SK_VALGRIND:-}" ]; then
+	VG="sh $SRC/tests/valgrind.sh"
 	SETUP=$(sh "$SRC/tests/valgrind.sh" --wrap "$T/valgrind" "$SETUP")
 	REGISTER=$(sh "$SRC/tests/valgrind.sh" --wrap "$T/valgrind" "$REGISTER")
 	MKMEDIA=$(sh "$SRC/tests/valgrind.sh" --wrap "$T/valgrind" "$MKMEDIA")

@@ -195,6 +195,8 @@ if wait_for "rolled back" 20 >/dev/null || wait_for "nothing was changed" 1 >/de
 else
 	bad "Ctrl-C right after confirming"; screen | sed 's/^/     | /'
 fi
+# The result screen flushes keys typed before it (TCSAFLUSH): wait for it.
+wait_for "Press Enter to exit" 30 >/dev/null
 keys Enter
 exit_is "... exit 1" 1
 snapshot "$R" "$T/early.snap"
@@ -235,9 +237,9 @@ contains "the log has the progress" "$(ls "$R"/var/lib/setupkit/log/*install*.lo
 
 # --- media from the directory of the setup program; no terminal -----------------------------
 R=$(new_root cd)
-cp "$SETUP" "$T/media/setup"
+cp "$SETUP_BIN" "$T/media/setup"
 N=$((N + 1))
-printf '#!/bin/sh\nexec env TERM=xterm "%s" --root "%s" --trusted-key "%s"\n' "$T/media/setup" "$R" "$KEY" >"$T/run.$N"
+printf '#!/bin/sh\nexec env TERM=xterm %s "%s" --root "%s" --trusted-key "%s"\n' "$VG" "$T/media/setup" "$R" "$KEY" >"$T/run.$N"
 $TM kill-session -t w >/dev/null 2>&1
 $TM new-session -d -s w -x 80 -y 24 "sh '$T/run.$N'; echo \$? >'$T/rc.$N'; exec sleep 600"
 see "setup on the media finds its media by itself" "Media:      $T/media"
@@ -247,9 +249,10 @@ rm -f "$T/media/setup"
 expect_fail "no terminal and no answer file: exit 2" 2 timeout 10 "$SETUP" --root "$R" --media "$T/media" </dev/null
 contains "... telling how to run unattended" "$T/check.out" "setup install --media DIR --unattended ANSWERS"
 R=$(new_root bare)
-cp "$SETUP" "$T/media/setup"
+cp "$SETUP_BIN" "$T/media/setup"
+# shellcheck disable=SC2086
 check "'setup --unattended FILE' (no command, no terminal) installs; media: setup's directory" \
-	timeout 60 "$T/media/setup" -q --root "$R" --trusted-key "$KEY" --unattended "$T/saved.ini" </dev/null
+	timeout 60 $VG "$T/media/setup" -q --root "$R" --trusted-key "$KEY" --unattended "$T/saved.ini" </dev/null
 rm -f "$T/media/setup"
 snapshot "$R" "$T/bare.snap"
 check "... to the same state as the wizard" cmp "$T/wizard.snap" "$T/bare.snap"
