@@ -48,6 +48,24 @@ expect_fail() { # description exit-code command... : passes on that exit code
 contains() { # description file text
 	if grep -qF -- "$3" "$2"; then ok "$1"; else bad "$1: '$3' not in output"; sed 's/^/     | /' "$2" | tail -20; fi
 }
+not_contains() { # description file text
+	if grep -qF -- "$3" "$2"; then bad "$1: '$3' is in the output"; sed 's/^/     | /' "$2" | tail -20; else ok "$1"; fi
+}
+# in_order description file text...: each text on a later line than the previous one
+in_order() {
+	d=$1 f=$2; shift 2
+	last=0
+	for s in "$@"; do
+		n=$(grep -nF -- "$s" "$f" | head -1 | cut -d: -f1)
+		if [ -z "$n" ] || [ "$n" -le "$last" ]; then
+			bad "$d: '$s' missing or out of order"; sed 's/^/     | /' "$f" | tail -25; return
+		fi
+		last=$n
+	done
+	ok "$d"
+}
+# newest_log ROOT OP: the log of the newest run of OP in ROOT
+newest_log() { ls "$1"/var/lib/setupkit/log/*-"$2"-*.log | tail -1; }
 # PRAGMA integrity_check on the state database of every root the script
 # made (anywhere under $T), run by finish: no test may leave one damaged.
 check_state_dbs() {

@@ -15,9 +15,6 @@ build_media || { bad "build sample media"; finish; exit 1; }
 KEY=$T/keys/demo.pub
 CLSID='{9E3A7C21-5B4D-4F86-A1C3-7D2E5F9B0A31}'
 CFG='HKLM\Software\Example\Mail Suite\Chat\Config'
-not_contains() { # description file text
-	if grep -qF -- "$3" "$2"; then bad "$1: '$3' is in the output"; sed 's/^/     | /' "$2" | tail -20; else ok "$1"; fi
-}
 # answers COMPONENTS FILE: the sample's answers with these components.
 answers() {
 	sed -e "s/^components = .*/components = $1/" "$SRC/manifests/examples/answers.ini" >"$2"

@@ -23,23 +23,6 @@ sed 's/^start_services = yes/start_services = no/' "$SRC/manifests/examples/answ
 GOOD=$B/examples/tree/modules/inetcomm.so
 MIME='{6D1C2B4E-8A3F-4C51-9E7D-2F4A6B8C0D11}'
 SMTP='{6D1C2B4E-8A3F-4C51-9E7D-2F4A6B8C0D12}'
-not_contains() { # description file text
-	if grep -qF -- "$3" "$2"; then bad "$1: '$3' is there"; sed 's/^/     | /' "$2" | tail -20; else ok "$1"; fi
-}
-# in_order description file text...: each text on a later line than the previous one
-in_order() {
-	d=$1 f=$2; shift 2
-	last=0
-	for s in "$@"; do
-		n=$(grep -nF -- "$s" "$f" | head -1 | cut -d: -f1)
-		if [ -z "$n" ] || [ "$n" -le "$last" ]; then
-			bad "$d: '$s' missing or out of order"; sed 's/^/     | /' "$f" | tail -25; return
-		fi
-		last=$n
-	done
-	ok "$d"
-}
-newest_log() { ls "$1"/var/lib/setupkit/log/*-"$2"-*.log | tail -1; }
 
 # The corrupt copy: the real module with its program-header fields zeroed.
 # Same what-string version, cannot be loaded.

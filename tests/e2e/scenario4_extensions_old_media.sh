@@ -36,13 +36,9 @@ IMMOD='{3F8B1D62-7C9E-4A25-B6D4-1E0C8A7F5B41}'
 A='/opt/Mail Suite'
 MARKS=$T/marks
 mkdir -p "$MARKS"
-not_contains() { # description file text
-	if grep -qF -- "$3" "$2"; then bad "$1: '$3' is there"; sed 's/^/     | /' "$2" | tail -20; else ok "$1"; fi
-}
 is() { # description expected actual
 	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$3', want '$2'"; fi
 }
-newest_log() { ls "$1"/var/lib/setupkit/log/*-"$2"-*.log | tail -1; }
 # Services' run and log directories: the sample services write there
 # themselves, so they stay after uninstall (scripts/demo.sh says why).
 strip_run() { grep -v -e ' \./var/run' -e ' \./var/log' "$1"; }

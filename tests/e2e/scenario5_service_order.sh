@@ -60,22 +60,6 @@ kill_stand_ins() {
 trap 'kill_stand_ins; rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM HUP
 
-not_contains() { # description file text
-	if grep -qF -- "$3" "$2"; then bad "$1: '$3' is in the output"; sed 's/^/     | /' "$2" | tail -20; else ok "$1"; fi
-}
-# in_order description file text...: each text on a later line than the previous one
-in_order() {
-	d=$1 f=$2; shift 2
-	last=0
-	for s in "$@"; do
-		n=$(grep -nF -- "$s" "$f" | head -1 | cut -d: -f1)
-		if [ -z "$n" ] || [ "$n" -le "$last" ]; then
-			bad "$d: '$s' missing or out of order"; sed 's/^/     | /' "$f" | tail -25; return
-		fi
-		last=$n
-	done
-	ok "$d"
-}
 # mark: how many lines the event log holds now.
 mark() { if [ -f "$EV" ]; then wc -l <"$EV" | tr -d ' '; else echo 0; fi; }
 # events description MARK event...: the lines written to the event log
