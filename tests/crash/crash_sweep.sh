@@ -146,14 +146,7 @@ for op in ${CRASH_OPS:-install uninstall repair sp-apply sp-remove}; do
 	else
 		{ points "$N"; regress_points "$T/$op.trace"; } | sort -nu >"$T/points"
 	fi
-	rm -f "$T"/res.* "$T"/msg.*
-	i=0
-	while [ "$i" -lt "$JOBS" ]; do
-		worker "$i" "$op" "$tp" "$before" "$after" "$T/points" &
-		i=$((i + 1))
-	done
-	wait
-	cat "$T"/msg.*
+	run_workers "$op" "$tp" "$before" "$after" "$T/points"
 	tried=$(($(count before) + $(count after) + $(count torn)))
 	torn=$(count torn)
 	echo "$op: N=$N, points tried=$tried, torn=$torn ($(count before) rolled back, $(count after) completed)"

@@ -157,14 +157,7 @@ for op in ${FAULT_OPS:-install sp-apply}; do
 			done
 		done
 	done
-	rm -f "$T"/res.* "$T"/msg.*
-	i=0
-	while [ "$i" -lt "$JOBS" ]; do
-		worker "$i" "$op" "$tp" "$before" "$after" "$T/cases" &
-		i=$((i + 1))
-	done
-	wait
-	cat "$T"/msg.*
+	run_workers "$op" "$tp" "$before" "$after" "$T/cases"
 	echo "$op: calls$counts; faults tried=$(count case), bad=$(count bad); rolled back $(count before), completed $(count after) (succeeded despite the fault: $(count checkpoint) at the close's checkpoint, $(count dirsync) at SQLite's directory syncs), torn $(count torn); setup said to run recover $(count said) times"
 	[ "$(count case)" -gt 0 ] && [ "$(count bad)" -eq 0 ] && ok "$op: every fault fails the operation with its cause and leaves the root as before" ||
 		bad "$op: $(count bad) of $(count case) faults mishandled"

@@ -150,3 +150,17 @@ no_strays() {
 	left=$(ps -eo pid=,args= | grep -F "$T" | grep -v -e grep -e "ps -eo" | head -5)
 	[ -z "$left" ] && ok "no process of the sweep is left running" || { bad "processes left running:"; echo "$left" | sed 's/^/     | /'; }
 }
+
+# run_workers OP TEMPLATE BEFORE AFTER LIST: JOBS copies of the sweep's own
+# `worker ID OP TEMPLATE BEFORE AFTER LIST` in parallel; each writes its
+# results to $T/res.ID and its messages to $T/msg.ID, printed here.
+run_workers() {
+	rm -f "$T"/res.* "$T"/msg.*
+	i=0
+	while [ "$i" -lt "$JOBS" ]; do
+		worker "$i" "$@" &
+		i=$((i + 1))
+	done
+	wait
+	cat "$T"/msg.*
+}
