@@ -149,4 +149,6 @@ clean:
 
 SK_VERSION := $(shell sed -n 's/^\#define SK_VERSION *"\(.*\)"/\1/p' common/names.h)
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# Dependency files of our objects (not of the Windows dependencies' own
+# source trees under build/windows/src).
+-include $(shell find build -path build/windows/src -prune -o -name '*.d' -type f -print 2>/dev/null)
