@@ -56,6 +56,7 @@ include tests/module.mk
 # The reliability suite (issue 10): crash and I/O-fault sweeps, fuzzing.
 -include tests/crash/module.mk
 -include tests/fuzz/module.mk
+-include windows.mk
 
 .PHONY: all build deps deps-test check _check demo _demo asan valgrind lint bench _bench install clean tools tests
 .DEFAULT_GOAL := all
