@@ -216,6 +216,9 @@ build() {
 	say "building $name from Debian's ${dir##*/} (log: build/windows/log/$name.log)"
 	t0=$(date +%s)
 	"build_$name" "$dir"
+	# the build tree is scratch (each build starts it anew), and its .d
+	# files must not be taken for ours by the Makefile's find build -name *.d
+	rm -rf "$W/obj/$name"
 	printf '%s\nbuilt %s in %ss\n' "$want" "${dir##*/}" "$(($(date +%s) - t0))" > "$PREFIX/.stamp-$name"
 }
 
