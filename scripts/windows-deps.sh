@@ -21,6 +21,10 @@
 # (a deb-src twin of the Debian entries goes to
 # /etc/apt/sources.list.d/setupkit-src.sources); otherwise print the exact
 # commands and exit 1.
+# When the archive no longer serves that version's source (a security update
+# replaced it), the newest version it serves is built, and said. When it
+# serves none (libinih 55's orig tarball is missing from the mirror this
+# project reaches), the script stops and says where to unpack one by hand.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -177,7 +181,7 @@ fetch() {
 	rm -rf "$dir"
 	dpkg-source -q --no-copy -x "$SRC/dl/${pkg}_${got#*:}.dsc" "$dir" >>"$LOG/$pkg.fetch.log" 2>&1 ||
 		{ tail -n 20 "$LOG/$pkg.fetch.log" >&2; die "cannot unpack the source of $pkg $got"; }
-	: > "$dir/.unpacked"
+	echo "Debian's source package" > "$dir/.unpacked"
 	echo "$dir"
 }
 
@@ -213,13 +217,15 @@ build() {
 	: > "$LOG/$name.log"
 	set -- $want
 	dir=$(fetch "$1" "$2")
-	say "building $name from Debian's ${dir##*/} (log: build/windows/log/$name.log)"
+	from="Debian's ${dir##*/}"
+	[ -s "$dir/.unpacked" ] || from="build/windows/src/${dir##*/}, as placed there by hand"
+	say "building $name from $from (log: build/windows/log/$name.log)"
 	t0=$(date +%s)
 	"build_$name" "$dir"
 	# the build tree is scratch (each build starts it anew), and its .d
 	# files must not be taken for ours by the Makefile's find build -name *.d
 	rm -rf "$W/obj/$name"
-	printf '%s\nbuilt %s in %ss\n' "$want" "${dir##*/}" "$(($(date +%s) - t0))" > "$PREFIX/.stamp-$name"
+	printf '%s\nbuilt from %s in %ss\n' "$want" "$from" "$(($(date +%s) - t0))" > "$PREFIX/.stamp-$name"
 }
 
 # --- the libraries ----------------------------------------------------------
