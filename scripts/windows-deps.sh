@@ -35,7 +35,6 @@ LOG=$W/log
 HOST=x86_64-w64-mingw32
 CC="$HOST-gcc"
 AR="$HOST-ar"
-RANLIB="$HOST-ranlib"
 JOBS=${JOBS:-2}
 NICE="nice -n 10"
 CFLAGS_WIN="-O2 -g0"
