@@ -109,6 +109,13 @@ struct payload_want {
 	unsigned flags;         /* PAYLOAD_WANT_* */
 	const char *link_target;/* symlinks: expected target, or NULL: any that
 				 * stays inside the component's destination */
+	const char *dest;       /* NULL: staged under a fresh name in the
+				 * staging directory; else staged at exactly
+				 * this path (its directory must exist; a file
+				 * already there is replaced): the engine's
+				 * T.setupkit-new beside the final path T */
+	unsigned mode;          /* files: nonzero sets these permission bits
+				 * before the file is closed; 0 leaves 0600 */
 };
 
 struct payload_staged {
@@ -132,7 +139,8 @@ int payload_staging_create(const char *dir, struct err *e);
 
 /*
  * Stream archive_path once and stage every wanted entry into staging_dir
- * (an existing directory of ours with mode 0700), checking each against its
+ * (an existing directory of ours with mode 0700), or at its want's dest,
+ * checking each against its
  * declared size and SHA-256 while it is written. Unwanted entries are
  * skipped but their names and types are still checked. On success *out
  * (zeroed by the caller or fresh) receives the staged files; the caller

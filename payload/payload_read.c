@@ -11,7 +11,11 @@
  *    entries are never written, so their modes do not matter.
  *  - Staging files are flat (PAYLOAD_STAGE_NAME_FMT) inside a 0700 directory and are
  *    created with openat(O_CREAT|O_EXCL|O_NOFOLLOW): an entry name never
- *    becomes a path, so nothing can be written outside staging.
+ *    becomes a path, so nothing can be written outside staging. A caller
+ *    may instead name each wanted entry's staging path (payload_want.dest:
+ *    the engine stages T.setupkit-new beside its final path T, so the
+ *    switch is a rename inside one directory); that path comes from the
+ *    caller, never from the archive.
  *  - On any failure payload_extract unlinks exactly the files it created.
  *  - Memory: one PAYLOAD_BUF_SIZE buffer per call plus one name per entry
  *    (for duplicate detection), bounded by the entry-count limit.
@@ -432,13 +436,47 @@ struct stage_ctx {
 	size_t nitems;
 };
 
-/* Make a fresh staging name; creates it with mk (file or symlink). Returns
- * the fd for files (or 0 for symlinks) and fills item->path; -1 on error. */
-static int stage_create(struct stage_ctx *c, struct payload_staged *item,
+/* Create the staged file (or symlink) at dest, replacing whatever a crashed
+ * run left there: the caller owns dest's name. */
+static int stage_create_at(const char *dest, struct payload_staged *item, const char *archive,
+			   const char *link_target, struct err *e)
+{
+	int fd = 0;
+
+	for (int tries = 0; tries < 2; tries++) {
+		if (link_target)
+			fd = symlink(link_target, dest) == 0 ? 0 : -1;
+		else
+			fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		/* Usually nothing is there: no unlink (one lookup) per file. */
+		if (fd >= 0 || errno != EEXIST || tries)
+			break;
+		if (unlink(dest) != 0)
+			return err_errno(e, "cannot replace the stale '%s' before staging entry '%s' of '%s'",
+					 dest, item->name, archive);
+	}
+	if (fd < 0)
+		return err_errno(e, "cannot create '%s' for entry '%s' of '%s'", dest, item->name, archive);
+	item->path = mem_strdup(dest);
+	if (!item->path) {
+		if (fd > 0)
+			close(fd);
+		unlink(dest);
+		return err_nomem(e, "staging an entry");
+	}
+	return fd;
+}
+
+/* Make a fresh staging name (or use w->dest); creates it, a file or a
+ * symlink. Returns the fd for files (or 0 for symlinks) and fills
+ * item->path; -1 on error. */
+static int stage_create(struct stage_ctx *c, const struct payload_want *w, struct payload_staged *item,
 			const char *link_target, struct err *e)
 {
 	char name[64];
 
+	if (w->dest)
+		return stage_create_at(w->dest, item, c->archive, link_target, e);
 	for (int tries = 0; tries < 100000; tries++) {
 		int fd = 0;
 
@@ -499,7 +537,7 @@ static int stage_file(struct stage_ctx *c, struct payload_reader *r,
 		return err_set(e, ERR_CLASS_MEDIA, "payload archive '%s': entry '%s' would take the output "
 			       "over the limit of %llu bytes; refusing a possible decompression bomb",
 			       c->archive, ent->name, (unsigned long long)c->max_bytes);
-	fd = stage_create(c, item, NULL, e);
+	fd = stage_create(c, w, item, NULL, e);
 	if (fd < 0)
 		return -1;
 	/* STATE: an empty staging file exists at item->path; the caller's list
@@ -555,6 +593,10 @@ static int stage_file(struct stage_ctx *c, struct payload_reader *r,
 			c->archive, ent->name, w->sha256 ? w->sha256 : "(none declared)", item->sha256);
 		goto out;
 	}
+	if (w->mode && fchmod(fd, w->mode & 07777) != 0) {
+		err_errno(e, "cannot set the mode of staging file '%s' for entry '%s'", item->path, ent->name);
+		goto out;
+	}
 	if (close(fd) != 0) {
 		fd = -1;
 		err_errno(e, "cannot write staging file '%s' for entry '%s'", item->path, ent->name);
@@ -589,7 +631,7 @@ static int stage_symlink(struct stage_ctx *c, const struct payload_entry *ent,
 	item->link_target = mem_strdup(ent->link_target);
 	if (!item->link_target)
 		return err_nomem(e, "staging a symlink");
-	if (stage_create(c, item, ent->link_target, e) < 0)
+	if (stage_create(c, w, item, ent->link_target, e) < 0)
 		return -1;
 	return 0;
 }
@@ -598,7 +640,7 @@ static void stage_undo(struct stage_ctx *c)
 {
 	for (size_t i = 0; i < c->nitems; i++) {
 		if (c->items[i].path)
-			unlinkat(c->dfd, path_basename(c->items[i].path), 0);
+			unlink(c->items[i].path);
 		mem_free(c->items[i].name);
 		mem_free(c->items[i].path);
 		mem_free(c->items[i].link_target);

@@ -196,9 +196,6 @@ struct setup_op {
 	char *keep;           /* PUT: move the old T here at commit (backup store);
 			       * RESTORE: the backup to restore; NULL otherwise */
 	unsigned mode;        /* PUT: mode of the new file */
-	char *stage;          /* PUT of a new file: its staging file, renamed
-			       * straight to T by apply (not journaled: rollback
-			       * removes staging whole); NULL: T.setupkit-new */
 };
 
 struct setup_txn {
@@ -213,8 +210,6 @@ struct setup_txn {
 	char **modules;       /* modules whose captures roll back with us */
 	int nmodules;
 	char *stage_dir;      /* the staging directory, relative to the root */
-	dev_t stage_dev;      /* its filesystem, once setup_txn_place looked */
-	int stage_dev_known;
 };
 
 int setup_txn_add(struct setup_txn *t, enum setup_op_kind kind, const char *path, int old_exists,
@@ -228,10 +223,11 @@ int setup_txn_note_module(struct setup_ctx *c, struct setup_txn *t, const char *
 /* Create the missing parents of every PUT target, all journaled in one
  * durable commit first (not one commit per directory). */
 int setup_txn_make_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e);
-/* Place the staged, verified file of PUT op o for the switch: create T's
- * parents (journaled), set the mode, and move it to T.setupkit-new; a T that
- * does not exist yet, on staging's filesystem, stays in staging (o->stage). */
-int setup_txn_place(struct setup_ctx *c, struct setup_txn *t, struct setup_op *o, const char *staged, struct err *e);
+/* Where the new file of PUT op o is staged: T.setupkit-new beside its final
+ * path T, on the real filesystem (payload_want.dest; allocated). The payload
+ * is extracted and verified straight there, after setup_txn_make_dirs, and
+ * apply renames it to T inside one directory. NULL when out of memory. */
+char *setup_txn_new_path(struct setup_ctx *c, const struct setup_op *o);
 /* Switch every op in (backups by hard link, then rename), then sync. */
 int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e);
 /* Mark committed (inside the caller's open state transaction). */

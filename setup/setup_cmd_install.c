@@ -101,31 +101,37 @@ static int stage_files(struct setup_ctx *c, struct setup_txn *t, const struct ma
 				wants[nw].name = it->f->entry;
 				wants[nw].size = it->f->size;
 				wants[nw].sha256 = it->f->sha256;
+				wants[nw].mode = t->ops[op].mode;
+				wants[nw].dest = setup_txn_new_path(c, &t->ops[op]);
 				opix[nw] = op;
-				nw++;
+				if (!wants[nw++].dest) {
+					err_nomem(e, "staging");
+					bad = 1;
+					break;
+				}
 			}
 			op++;
 		}
 		fault_point("stage: extract payload");
-		if (nw && payload_extract(archive, stage, wants, nw, &lim, &got, e))
+		if (!bad && nw && payload_extract(archive, stage, wants, nw, &lim, &got, e))
 			bad = 1;
 		for (size_t j = 0; !bad && j < got.n; j++) {
-			struct setup_op *o = &t->ops[opix[got.items[j].want]];
+			const struct setup_op *o = &t->ops[opix[got.items[j].want]];
 
-			if (check_cancel(e, "while copying files") || setup_txn_place(c, t, o, got.items[j].path, e)) {
-				bad = 1;
-				break;
-			}
 			c->placed_bytes += got.items[j].size;
 			c->placed_items++;
 			progress(c->o, "files", o->path, c->placed_bytes, c->total_bytes, c->placed_items, t->nops);
 		}
+		if (!bad && check_cancel(e, "while copying files"))
+			bad = 1;
 		if (!bad && nw && got.n != nw) {
 			err_set(e, ERR_CLASS_MEDIA, "payload '%s' lacks %zu of the %zu entries the manifest lists; the media is incomplete",
 				archive, nw - got.n, nw);
 			bad = 1;
 		}
 		payload_staged_list_free(&got);
+		for (size_t j = 0; j < nw; j++)
+			mem_free((char *)wants[j].dest);
 		mem_free(wants);
 		mem_free(opix);
 		mem_free(archive);

@@ -203,7 +203,7 @@ out:
 	return rc;
 }
 
-/* Extract the pack's wanted files and place each for the switch. */
+/* Extract the pack's wanted files, each as T.setupkit-new beside its T. */
 static int sp_stage(struct setup_ctx *c, struct setup_txn *t, const struct manifest *m, const struct setup_plan *p,
 		    const int *opix_of_item, const char *media_dir, struct err *e)
 {
@@ -225,7 +225,13 @@ static int sp_stage(struct setup_ctx *c, struct setup_txn *t, const struct manif
 		wants[nw].name = p->items[i].f->entry;
 		wants[nw].size = p->items[i].f->size;
 		wants[nw].sha256 = p->items[i].f->sha256;
-		opix[nw++] = opix_of_item[i];
+		wants[nw].mode = t->ops[opix_of_item[i]].mode;
+		wants[nw].dest = setup_txn_new_path(c, &t->ops[opix_of_item[i]]);
+		opix[nw] = opix_of_item[i];
+		if (!wants[nw++].dest) {
+			err_nomem(e, "staging");
+			goto out;
+		}
 	}
 	if (nw == 0) {
 		rc = 0;
@@ -255,13 +261,12 @@ static int sp_stage(struct setup_ctx *c, struct setup_txn *t, const struct manif
 			archive, nw - got.n, nw);
 		goto out;
 	}
-	for (size_t j = 0; j < got.n; j++)
-		if (setup_txn_place(c, t, &t->ops[opix[got.items[j].want]], got.items[j].path, e))
-			goto out;
 	rc = 0;
 out:
 	payload_staged_list_free(&got);
 	mem_free(archive);
+	for (size_t j = 0; j < nw; j++)
+		mem_free((char *)wants[j].dest);
 	mem_free(wants);
 	mem_free(opix);
 	mem_free(stage);

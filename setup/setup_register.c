@@ -51,7 +51,7 @@ static int replace_from_media(struct setup_ctx *c, struct setup_txn *t, const st
 {
 	const struct manifest_component *comp = manifest_component_find(m, f->component);
 	const struct manifest_payload *pl = comp ? manifest_payload_find(m, comp->payload) : NULL;
-	struct payload_want want = { f->entry, f->size, f->sha256, 0, NULL };
+	struct payload_want want = { .name = f->entry, .size = f->size, .sha256 = f->sha256 };
 	struct payload_staged_list got = { NULL, 0 };
 	struct payload_limits lim = { 0, 0 };
 	char *archive = NULL, *stage = NULL, *sdir = NULL, *nw = NULL, *keep = NULL;

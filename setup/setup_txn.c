@@ -13,11 +13,10 @@
  *      is durable before the first change on disk (setup_txn_begin commits
  *      it with synchronous=FULL).
  *  (2) A final path T always holds a complete old or a complete new file:
- *      new content is written to T.setupkit-new, the old file is kept as the
- *      hard link T.setupkit-old, then rename(T.setupkit-new, T) switches it.
- *      A T that did not exist has nothing to keep: its verified staging file
- *      is renamed straight to T when staging shares T's filesystem
- *      (setup_txn_place), one name fewer per new file.
+ *      new content is extracted and verified as T.setupkit-new (beside T, so
+ *      the switch never crosses a directory or a filesystem), the old file
+ *      is kept as the hard link T.setupkit-old, then rename(T.setupkit-new,
+ *      T) switches it.
  *  (3) While the state is "open", T.setupkit-old exists exactly when T has
  *      been switched (or is about to be): rollback renames it back over T.
  *      rename() between two links of one inode does nothing, so rollback
@@ -85,7 +84,6 @@ void setup_txn_destroy(struct setup_txn *t)
 	for (int i = 0; i < t->nops; i++) {
 		mem_free(t->ops[i].path);
 		mem_free(t->ops[i].keep);
-		mem_free(t->ops[i].stage);
 	}
 	mem_free(t->ops);
 	setup_strv_free(t->dirs, t->ndirs);
@@ -364,64 +362,6 @@ out:
 	return rc;
 }
 
-/* Create the parents of path, journaling each new one before it is made;
- * *dev is the filesystem of the parent (for setup_txn_place). */
-static int make_parents(struct setup_ctx *c, struct setup_txn *t, const char *path, dev_t *dev, struct err *e)
-{
-	char *dir = path_dirname(path), *real;
-	struct stat st;
-	int rc = -1;
-
-	if (!dir)
-		return err_nomem(e, "creating directories");
-	/* Usually the parent is there already: one lstat, not one per level. */
-	real = setup_real(c, dir);
-	if (real && lstat(real, &st) == 0 && S_ISDIR(st.st_mode)) {
-		*dev = st.st_dev;
-		rc = 0;
-		goto out;
-	}
-	mem_free(real);
-	real = NULL;
-	for (char *p = dir + 1; ; p++) {
-		if (*p == '/' || *p == '\0') {
-			char save = *p;
-
-			*p = '\0';
-			real = setup_real(c, dir);
-			if (!real) {
-				err_nomem(e, "creating directories");
-				goto out;
-			}
-			if (lstat(real, &st) != 0) {
-				if (setup_txn_note_dir(c, t, dir, e) || (fault_point("mkdir"), mkdir(real, 0755) != 0 && errno != EEXIST)) {
-					if (!err_is_set(e))
-						err_errno(e, "cannot create the directory '%s'", real);
-					goto out;
-				}
-			} else if (!S_ISDIR(st.st_mode)) {
-				err_set(e, ERR_CLASS_IO, "cannot create the directory '%s': a file of that name is in the way; move it and run setup again", real);
-				goto out;
-			}
-			*p = save;
-			if (!save)
-				break;
-			mem_free(real);
-			real = NULL;
-		}
-	}
-	if (stat(real, &st) != 0) {
-		err_errno(e, "cannot create the directory '%s'", real);
-		goto out;
-	}
-	*dev = st.st_dev;
-	rc = 0;
-out:
-	mem_free(real);
-	mem_free(dir);
-	return rc;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -539,48 +479,9 @@ out:
 	return rc;
 }
 
-int setup_txn_place(struct setup_ctx *c, struct setup_txn *t, struct setup_op *o, const char *staged, struct err *e)
+char *setup_txn_new_path(struct setup_ctx *c, const struct setup_op *o)
 {
-	char *real, *nw;
-	dev_t dev = 0;
-	int rc = -1;
-
-	if (make_parents(c, t, o->path, &dev, e))
-		return -1;
-	fault_point("place new file");
-	if (chmod(staged, o->mode) != 0)
-		return err_errno(e, "cannot set the mode of the staged '%s'", staged);
-	if (!t->stage_dev_known) {
-		char *s = setup_real(c, t->stage_dir);
-		struct stat st;
-
-		if (!s || stat(s, &st) != 0) {
-			rc = s ? err_errno(e, "cannot look at the staging directory '%s'", s) : err_nomem(e, "staging");
-			mem_free(s);
-			return rc;
-		}
-		mem_free(s);
-		t->stage_dev = st.st_dev;
-		t->stage_dev_known = 1;
-	}
-	if (o->kind == SETUP_OP_PUT && !o->old_exists && dev == t->stage_dev) {
-		/* STATE: the new file in staging only; apply renames it to T */
-		mem_free(o->stage);
-		o->stage = mem_strdup(staged);
-		return o->stage ? 0 : err_nomem(e, "staging");
-	}
-	real = setup_real(c, o->path);
-	nw = real ? mem_printf("%s%s", real, SK_NEW_SUFFIX) : NULL;
-	if (!nw)
-		err_nomem(e, "staging");
-	else if (move_file(staged, nw, e) == 0)   /* replaces a stale T.setupkit-new */
-		rc = 0;
-	else
-		err_prefix(e, "cannot place the new '%s' beside its final path", real);
-	/* STATE: the new file at T.setupkit-new */
-	mem_free(real);
-	mem_free(nw);
-	return rc;
+	return real_sfx(c, o->path, SK_NEW_SUFFIX);
 }
 
 int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
@@ -612,10 +513,9 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 				err_errno(e, "cannot keep a backup of '%s' as '%s'", real, old);
 				goto next_fail;
 			}
-			/* STATE: old file at T and T.setupkit-old, new at T.setupkit-new
-			 * (or, for a T that did not exist, still in staging) */
+			/* STATE: old file at T and T.setupkit-old, new at T.setupkit-new */
 			fault_point("apply: rename new");
-			if (rename(o->stage ? o->stage : nw, real) != 0) {
+			if (rename(nw, real) != 0) {
 				err_errno(e, "cannot put the new '%s' in place", real);
 				goto next_fail;
 			}

@@ -147,7 +147,7 @@ static int extract(const char *arc, const char *list, const char *staging)
 			if (!w)
 				return 1;
 		}
-		w[n++] = (struct payload_want){ strdup(name), size, strdup(sha), 0, NULL };
+		w[n++] = (struct payload_want){ .name = strdup(name), .size = size, .sha256 = strdup(sha) };
 	}
 	fclose(lf);
 	if (payload_staging_create(staging, &e) != 0)

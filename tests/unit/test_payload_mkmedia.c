@@ -158,8 +158,8 @@ static void test_build_verify_and_reproducible(void **state)
 		struct payload_staged_list out = {0};
 		struct err e;
 		struct payload_want w[2] = {
-			{ "tool", 20, hex, 0, NULL },
-			{ "liblink", 0, NULL, PAYLOAD_WANT_SYMLINK, "libtiny.so.1" },
+			{ "tool", 20, hex, 0, NULL, NULL, 0 },
+			{ "liblink", 0, NULL, PAYLOAD_WANT_SYMLINK, "libtiny.so.1", NULL, 0 },
 		};
 
 		assert_int_equal(payload_hash_buffer("#!/bin/sh\necho tool\n", 20, hex, &e), 0);

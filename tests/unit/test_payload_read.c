@@ -164,7 +164,7 @@ static void reject_name(void **state, const char *fmt, struct hent bad, const ch
 	struct fx *f = *state;
 	char hex[PAYLOAD_SHA256_HEX];
 	struct hent h[2] = { { "ok.txt", H_FILE, 0644, OK_DATA }, bad };
-	struct payload_want w = { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL };
+	struct payload_want w = { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL, NULL, 0 };
 
 	sha_of(OK_DATA, hex);
 	expect_reject(f, fmt, h, 2, &w, 1, msg);
@@ -219,7 +219,7 @@ static void test_reject_backslash_duplicate(void **state)
 	char hex[PAYLOAD_SHA256_HEX];
 	struct hent h[3] = { { "ok.txt", H_FILE, 0644, OK_DATA },
 			     { "d/f", H_FILE, 0644, "1" }, { "d\\f", H_FILE, 0644, "2" } };
-	struct payload_want w = { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL };
+	struct payload_want w = { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL, NULL, 0 };
 
 	sha_of(OK_DATA, hex);
 	expect_reject(f, "tar", h, 3, &w, 1, "duplicate entry 'd/f'");
@@ -242,8 +242,8 @@ static void test_reject_undeclared_symlink(void **state)
 	struct fx *f = *state;
 	struct hent h[2] = { { "ok.txt", H_FILE, 0644, OK_DATA }, { "lib.so", H_LINK, 0777, "ok.txt" } };
 	char hex[PAYLOAD_SHA256_HEX];
-	struct payload_want w[2] = { { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL },
-				     { "lib.so", 0, NULL, 0, NULL } };
+	struct payload_want w[2] = { { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL, NULL, 0 },
+				     { "lib.so", 0, NULL, 0, NULL, NULL, 0 } };
 
 	sha_of(OK_DATA, hex);
 	expect_reject(f, "tar", h, 2, w, 2, "is a symlink to 'ok.txt', but the manifest declares a file");
@@ -259,8 +259,8 @@ static void test_reject_symlink_escaping(void **state)
 	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
 		struct hent h[2] = { { "ok.txt", H_FILE, 0644, OK_DATA },
 				     { "sub/link", H_LINK, 0777, targets[i] } };
-		struct payload_want w[2] = { { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL },
-					     { "sub/link", 0, NULL, PAYLOAD_WANT_SYMLINK, NULL } };
+		struct payload_want w[2] = { { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL, NULL, 0 },
+					     { "sub/link", 0, NULL, PAYLOAD_WANT_SYMLINK, NULL, NULL, 0 } };
 
 		if (i == 1) /* "../x" from sub/ stays inside: accepted */
 			continue;
@@ -286,7 +286,7 @@ static void test_reject_wrong_symlink_target(void **state)
 {
 	struct fx *f = *state;
 	struct hent h[1] = { { "l", H_LINK, 0777, "a" } };
-	struct payload_want w = { "l", 0, NULL, PAYLOAD_WANT_SYMLINK, "b" };
+	struct payload_want w = { "l", 0, NULL, PAYLOAD_WANT_SYMLINK, "b", NULL, 0 };
 
 	expect_reject(f, "tar", h, 1, &w, 1, "points to 'a', expected 'b'");
 }
@@ -299,8 +299,8 @@ static void test_reject_special_modes(void **state)
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		char hex[PAYLOAD_SHA256_HEX];
 		struct hent h[2] = { { "ok.txt", H_FILE, 0644, OK_DATA }, { "su", H_FILE, modes[i], "x" } };
-		struct payload_want w[2] = { { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL },
-					     { "su", 1, NULL, 0, NULL } };
+		struct payload_want w[2] = { { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL, NULL, 0 },
+					     { "su", 1, NULL, 0, NULL, NULL, 0 } };
 		char shx[PAYLOAD_SHA256_HEX];
 
 		sha_of(OK_DATA, hex);
@@ -315,7 +315,7 @@ static void test_special_mode_declared_is_staged(void **state)
 	struct fx *f = *state;
 	struct hent h[1] = { { "su", H_FILE, 04755, "x" } };
 	char hex[PAYLOAD_SHA256_HEX];
-	struct payload_want w = { "su", 1, hex, PAYLOAD_WANT_SPECIAL_MODE, NULL };
+	struct payload_want w = { "su", 1, hex, PAYLOAD_WANT_SPECIAL_MODE, NULL, NULL, 0 };
 	struct payload_staged_list out = {0};
 	struct err e;
 
@@ -338,7 +338,7 @@ static void test_two_calls_share_staging(void **state)
 	struct fx *f = *state;
 	struct hent h[1] = { { "ok.txt", H_FILE, 0644, OK_DATA } };
 	char hex[PAYLOAD_SHA256_HEX];
-	struct payload_want w = { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL };
+	struct payload_want w = { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL, NULL, 0 };
 	struct payload_staged_list out = {0};
 	struct err e;
 
@@ -358,8 +358,8 @@ static void test_reject_larger_than_declared(void **state)
 	struct fx *f = *state;
 	struct hent h[2] = { { "ok.txt", H_FILE, 0644, OK_DATA }, { "big", H_FILE, 0644, "0123456789" } };
 	char hex[PAYLOAD_SHA256_HEX];
-	struct payload_want w[2] = { { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL },
-				     { "big", 4, hex, 0, NULL } };
+	struct payload_want w[2] = { { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL, NULL, 0 },
+				     { "big", 4, hex, 0, NULL, NULL, 0 } };
 
 	sha_of(OK_DATA, hex);
 	expect_reject(f, "tar", h, 2, w, 2, "entry 'big' is larger than declared: expected 4 bytes");
@@ -371,7 +371,7 @@ static void test_reject_smaller_than_declared(void **state)
 	struct fx *f = *state;
 	struct hent h[1] = { { "small", H_FILE, 0644, "abc" } };
 	char hex[PAYLOAD_SHA256_HEX];
-	struct payload_want w = { "small", 4, hex, 0, NULL };
+	struct payload_want w = { "small", 4, hex, 0, NULL, NULL, 0 };
 
 	sha_of("abc", hex);
 	expect_reject(f, "tar", h, 1, &w, 1, "wrong size: expected 4 bytes, got 3");
@@ -382,8 +382,8 @@ static void test_reject_hash_mismatch(void **state)
 	struct fx *f = *state;
 	struct hent h[2] = { { "ok.txt", H_FILE, 0644, OK_DATA }, { "f", H_FILE, 0644, "evil" } };
 	char hex[PAYLOAD_SHA256_HEX], good[PAYLOAD_SHA256_HEX], bad[PAYLOAD_SHA256_HEX], msg[300];
-	struct payload_want w[2] = { { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL },
-				     { "f", 4, good, 0, NULL } };
+	struct payload_want w[2] = { { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL, NULL, 0 },
+				     { "f", 4, good, 0, NULL, NULL, 0 } };
 
 	sha_of(OK_DATA, hex);
 	sha_of("good", good);
@@ -397,8 +397,8 @@ static void test_reject_missing_entry(void **state)
 	struct fx *f = *state;
 	struct hent h[1] = { { "ok.txt", H_FILE, 0644, OK_DATA } };
 	char hex[PAYLOAD_SHA256_HEX];
-	struct payload_want w[2] = { { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL },
-				     { "gone", 1, hex, 0, NULL } };
+	struct payload_want w[2] = { { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL, NULL, 0 },
+				     { "gone", 1, hex, 0, NULL, NULL, 0 } };
 
 	sha_of(OK_DATA, hex);
 	expect_reject(f, "tar", h, 1, w, 2, "has no entry 'gone'");
@@ -410,8 +410,8 @@ static void test_reject_limits(void **state)
 	struct hent h[3] = { { "ok.txt", H_FILE, 0644, OK_DATA }, { "b", H_FILE, 0644, "bb" },
 			     { "c", H_FILE, 0644, "cc" } };
 	char hex[PAYLOAD_SHA256_HEX], hb[PAYLOAD_SHA256_HEX], hc[PAYLOAD_SHA256_HEX];
-	struct payload_want w[3] = { { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL },
-				     { "b", 2, hb, 0, NULL }, { "c", 2, hc, 0, NULL } };
+	struct payload_want w[3] = { { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL, NULL, 0 },
+				     { "b", 2, hb, 0, NULL, NULL, 0 }, { "c", 2, hc, 0, NULL, NULL, 0 } };
 	struct payload_limits few = { 2, 0 }, small = { 0, sizeof(OK_DATA) + 2 };
 
 	sha_of(OK_DATA, hex);
@@ -437,7 +437,7 @@ static void test_bomb_stopped_early(void **state)
 	char *zeros = calloc(1, big + 1);
 	char hex[PAYLOAD_SHA256_HEX];
 	struct hent h[1] = { { "bomb.bin", H_FILE, 0644, zeros } };
-	struct payload_want w = { "bomb.bin", 1024, hex, 0, NULL };
+	struct payload_want w = { "bomb.bin", 1024, hex, 0, NULL, NULL, 0 };
 
 	memset(zeros, 'A', big);
 	sha_of("x", hex);
@@ -450,7 +450,7 @@ static void test_reject_not_an_archive(void **state)
 {
 	struct fx *f = *state;
 	struct payload_staged_list out = {0};
-	struct payload_want w = { "x", 1, "00", 0, NULL };
+	struct payload_want w = { "x", 1, "00", 0, NULL, NULL, 0 };
 	struct err e;
 
 	tu_write(f->dir, "junk.zip", "this is not an archive at all, just text\n");
@@ -466,7 +466,7 @@ static void test_fifo_does_not_hang(void **state)
 {
 	struct fx *f = *state;
 	struct payload_staged_list out = {0};
-	struct payload_want w = { "x", 1, "00", 0, NULL };
+	struct payload_want w = { "x", 1, "00", 0, NULL, NULL, 0 };
 	struct payload_hash h;
 	struct err e;
 
@@ -485,7 +485,7 @@ static void test_staging_must_be_private(void **state)
 	struct payload_staged_list out = {0};
 	char hex[PAYLOAD_SHA256_HEX];
 	struct hent h[1] = { { "ok.txt", H_FILE, 0644, OK_DATA } };
-	struct payload_want w = { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL };
+	struct payload_want w = { "ok.txt", sizeof(OK_DATA) - 1, hex, 0, NULL, NULL, 0 };
 	struct err e;
 
 	sha_of(OK_DATA, hex);
@@ -509,9 +509,9 @@ static void check_roundtrip(struct fx *f, const char *arc, int with_link, const 
 {
 	char ha[PAYLOAD_SHA256_HEX], hd[PAYLOAD_SHA256_HEX];
 	struct payload_want w[3] = {
-		{ app_name, sizeof(APP_DATA) - 1, ha, 0, NULL },
-		{ doc_name, sizeof(DOC_DATA) - 1, hd, 0, NULL },
-		{ "bin/link", 0, NULL, PAYLOAD_WANT_SYMLINK, "app" },
+		{ app_name, sizeof(APP_DATA) - 1, ha, 0, NULL, NULL, 0 },
+		{ doc_name, sizeof(DOC_DATA) - 1, hd, 0, NULL, NULL, 0 },
+		{ "bin/link", 0, NULL, PAYLOAD_WANT_SYMLINK, "app", NULL, 0 },
 	};
 	struct payload_staged_list out = {0};
 	struct err e;
@@ -637,8 +637,8 @@ static void test_roundtrip_cab_gcab(void **state)
 		char *arc, *orig, ha[PAYLOAD_SHA256_HEX], hd[PAYLOAD_SHA256_HEX];
 		size_t len;
 		int fails = 0;
-		struct payload_want w[2] = { { "bin/app", sizeof(APP_DATA) - 1, ha, 0, NULL },
-					     { "share/doc/readme.txt", sizeof(DOC_DATA) - 1, hd, 0, NULL } };
+		struct payload_want w[2] = { { "bin/app", sizeof(APP_DATA) - 1, ha, 0, NULL, NULL, 0 },
+					     { "share/doc/readme.txt", sizeof(DOC_DATA) - 1, hd, 0, NULL, NULL, 0 } };
 
 		sha_of(APP_DATA, ha);
 		sha_of(DOC_DATA, hd);
@@ -739,8 +739,8 @@ static void test_tampered_archive(void **state)
 		 * flipping it must be caught by the hash. */
 		for (size_t pos = 0; pos < len; pos += (len / 97) + 1) {
 			char ha[PAYLOAD_SHA256_HEX], hd[PAYLOAD_SHA256_HEX];
-			struct payload_want w[2] = { { "bin/app", sizeof(APP_DATA) - 1, ha, 0, NULL },
-						     { "share/doc/readme.txt", sizeof(DOC_DATA) - 1, hd, 0, NULL } };
+			struct payload_want w[2] = { { "bin/app", sizeof(APP_DATA) - 1, ha, 0, NULL, NULL, 0 },
+						     { "share/doc/readme.txt", sizeof(DOC_DATA) - 1, hd, 0, NULL, NULL, 0 } };
 			struct payload_staged_list out = {0};
 			char *mod = malloc(len);
 
@@ -768,7 +768,7 @@ static void test_tampered_archive(void **state)
 		if (fmts[k] == PAYLOAD_FORMAT_TAR) {
 			/* a flip inside the data of bin/app (sorted first) */
 			char ha[PAYLOAD_SHA256_HEX];
-			struct payload_want w = { "bin/app", sizeof(APP_DATA) - 1, ha, 0, NULL };
+			struct payload_want w = { "bin/app", sizeof(APP_DATA) - 1, ha, 0, NULL, NULL, 0 };
 			struct payload_staged_list out = {0};
 
 			sha_of(APP_DATA, ha);
@@ -822,7 +822,7 @@ static void test_extract_allocation_failures(void **state)
 	struct fx *f = *state;
 	struct hent h[2] = { { "a", H_FILE, 0644, "aa" }, { "b", H_FILE, 0644, "bb" } };
 	char ha[PAYLOAD_SHA256_HEX], hb[PAYLOAD_SHA256_HEX];
-	struct payload_want w[2] = { { "a", 2, ha, 0, NULL }, { "b", 2, hb, 0, NULL } };
+	struct payload_want w[2] = { { "a", 2, ha, 0, NULL, NULL, 0 }, { "b", 2, hb, 0, NULL, NULL, 0 } };
 	struct err e;
 
 	sha_of("aa", ha);
@@ -896,6 +896,63 @@ static void test_hash_file(void **state)
 	free(p);
 }
 
+/* A want with dest: staged at exactly that path (a stale file there is
+ * replaced), with the want's mode; nothing in the staging directory. When
+ * a later entry fails, the dest files this call made are gone again. */
+static void test_stage_at_dest(void **state)
+{
+	struct fx *f = *state;
+	char ha[PAYLOAD_SHA256_HEX], hb[PAYLOAD_SHA256_HEX], *da, *db, *dl;
+	struct hent h[3] = { { "a", H_FILE, 0644, "aa" }, { "b", H_FILE, 0644, "bb" }, { "l", H_LINK, 0777, "a" } };
+	struct payload_want w[3] = { { "a", 2, ha, 0, NULL, NULL, 0750 }, { "b", 2, hb, 0, NULL, NULL, 0 },
+				     { "l", 0, NULL, PAYLOAD_WANT_SYMLINK, "a", NULL, 0 } };
+	struct payload_staged_list out = {0};
+	struct stat st;
+	char buf[8] = {0};
+	struct err e;
+
+	sha_of("aa", ha);
+	sha_of("bb", hb);
+	assert_true(asprintf(&da, "%s/sentinel/a.setupkit-new", f->dir) > 0);
+	assert_true(asprintf(&db, "%s/sentinel/b.setupkit-new", f->dir) > 0);
+	assert_true(asprintf(&dl, "%s/sentinel/l.setupkit-new", f->dir) > 0);
+	w[0].dest = da;
+	w[1].dest = db;
+	w[2].dest = dl;
+	tu_write(f->sentinel, "a.setupkit-new", "stale, from a crashed run");
+	assert_true(asprintf(&f->arc, "%s/a.tar", f->dir) > 0);
+	mk_archive(f->arc, "tar", h, 3);
+
+	assert_int_equal(payload_extract(f->arc, f->stage, w, 3, NULL, &out, &e), 0);
+	assert_int_equal(out.n, 3);
+	assert_string_equal(out.items[0].path, da);
+	assert_string_equal(out.items[2].path, dl);
+	assert_int_equal(stat(da, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	assert_int_equal(st.st_size, 2);
+	assert_int_equal(stat(db, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(readlink(dl, buf, sizeof(buf) - 1), 1);
+	assert_string_equal(buf, "a");
+	assert_int_equal(tu_count_entries(f->stage), 0);
+	payload_staged_list_free(&out);
+	unlink(da);
+	unlink(db);
+	unlink(dl);
+
+	/* b's content is not what the want says: a, made first, goes too. */
+	sha_of("not bb", hb);
+	err_clear(&e);
+	assert_int_equal(payload_extract(f->arc, f->stage, w, 3, NULL, &out, &e), -1);
+	assert_non_null(strstr(e.msg, "'b' fails verification"));
+	assert_int_equal(out.n, 0);
+	assert_int_equal(tu_count_entries(f->sentinel), 0);
+	assert_int_equal(tu_count_entries(f->stage), 0);
+	free(da);
+	free(db);
+	free(dl);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -916,6 +973,7 @@ int main(void)
 		T(test_reject_special_modes),
 		T(test_special_mode_declared_is_staged),
 		T(test_two_calls_share_staging),
+		T(test_stage_at_dest),
 		T(test_reject_larger_than_declared),
 		T(test_reject_smaller_than_declared),
 		T(test_reject_hash_mismatch),
