@@ -27,6 +27,9 @@ now() { date +%s%N; }
 secs() { awk -v x="$1" 'BEGIN{printf "%.3f", x/1e9}'; }
 median() { sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
 timed() { # OUTVAR-prefix command... : sets T_NS and T_RSS
+	# Each timed run starts with nothing dirty in the page cache: a sync
+	# (or syncfs) in the run must flush only what the run itself wrote.
+	sync
 	t0=$(now)
 	/usr/bin/time -f '%M' -o "$tmp/rss" "$@" >"$tmp/out" 2>&1 || { cat "$tmp/out" >&2; exit 1; }
 	t1=$(now)
