@@ -33,6 +33,17 @@ if [ -n "${SK_VALGRIND:-}" ]; then
 	VG_FAILED0=$(wc -l <"$SK_VALGRIND_FAILED")
 fi
 
+# crash_points N: the crash points k (1..N) a sweep tries, one per line.
+# Every point normally; under valgrind, where each run costs seconds, every
+# ${VG_CRASH_STEP:-10}th (1, 1+step, ...) and always N, the point closest to
+# done. The sweeps at every point run in make check and make asan.
+crash_points() {
+	if [ -n "${SK_VALGRIND:-}" ]; then
+		awk -v n="$1" -v s="${VG_CRASH_STEP:-10}" 'BEGIN { for (k = 1; k <= n; k += s) print k; if ((n - 1) % s) print n }'
+	else
+		seq 1 "$1"
+	fi
+}
 ok()   { PASS=$((PASS + 1)); echo "ok   $*"; }
 bad()  { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
 check() { # description command... : passes when the command succeeds

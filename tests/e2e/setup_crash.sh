@@ -32,8 +32,7 @@ echo "crash points: install $NI, uninstall $NU"
 sweep() { # op before-snap after-snap prepare-root-cmd N
 	op=$1 before=$2 after=$3 prep=$4 n=$5
 	torn=0 saw_before=0 saw_after=0
-	k=1
-	while [ "$k" -le "$n" ]; do
+	for k in $(crash_points "$n"); do
 		r=$(new_root "$op-$k")
 		$prep "$r" >/dev/null 2>&1
 		SETUPKIT_CRASH_AT=$k $op "$r" >/dev/null 2>&1
@@ -49,9 +48,8 @@ sweep() { # op before-snap after-snap prepare-root-cmd N
 			diff "$before" "$T/s.snap" | head -10 | sed 's/^/     | /'
 		fi
 		rm -rf "$r"
-		k=$((k + 1))
 	done
-	echo "$op: $n points, $saw_before rolled back, $saw_after completed, $torn torn"
+	echo "$op: $n points ($(crash_points "$n" | wc -l) tried), $saw_before rolled back, $saw_after completed, $torn torn"
 	[ "$torn" -eq 0 ] && ok "$op: every crash point recovers to before or after" || bad "$op: $torn torn states"
 	[ "$saw_before" -gt 0 ] && [ "$saw_after" -gt 0 ] && ok "$op: crashes were seen both before and after the commit point" \
 		|| bad "$op: crash points did not cover both sides of the commit"
@@ -68,8 +66,7 @@ SETUPKIT_CRASH_AT=$mid install "$r" >/dev/null 2>&1
 SETUPKIT_FAULT_TRACE=$T/recover.trace "$SETUP" -q recover --root "$r" >/dev/null 2>&1
 NR=$(wc -l <"$T/recover.trace")
 torn=0
-k=1
-while [ "$k" -le "$NR" ]; do
+for k in $(crash_points "$NR"); do
 	r=$(new_root "rec-$k")
 	SETUPKIT_CRASH_AT=$mid install "$r" >/dev/null 2>&1
 	SETUPKIT_CRASH_AT=$k "$SETUP" -q recover --root "$r" >/dev/null 2>&1
@@ -78,8 +75,7 @@ while [ "$k" -le "$NR" ]; do
 	snapshot "$r" "$T/s.snap"
 	cmp -s "$T/s.snap" "$T/empty.snap" || cmp -s "$T/s.snap" "$T/installed.snap" || torn=$((torn + 1))
 	rm -rf "$r"
-	k=$((k + 1))
 done
-echo "recovery: $NR points, $torn torn"
+echo "recovery: $NR points ($(crash_points "$NR" | wc -l) tried), $torn torn"
 [ "$NR" -gt 0 ] && [ "$torn" -eq 0 ] && ok "a crash at any point of recovery is recovered ($NR points)" || bad "recovery crash sweep: $torn torn of $NR"
 finish

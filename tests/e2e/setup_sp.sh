@@ -180,8 +180,8 @@ apply "$P4" 4
 sweep() { # name proto before after N cmd...
 	name=$1 proto=$2 before=$3 after=$4 n=$5
 	shift 5
-	torn=0 sb=0 sa=0 k=1
-	while [ "$k" -le "$n" ]; do
+	torn=0 sb=0 sa=0
+	for k in $(crash_points "$n"); do
 		r="$T/roots/$name-$k"
 		rm -rf "$r"
 		mkdir -p "$r"
@@ -202,9 +202,8 @@ sweep() { # name proto before after N cmd...
 			diff "$before" "$T/s2.snap" | head -10 | sed 's/^/     | /'
 		fi
 		rm -rf "$r"
-		k=$((k + 1))
 	done
-	echo "$name: $n points, $sb rolled back, $sa completed, $torn torn"
+	echo "$name: $n points ($(crash_points "$n" | wc -l) tried), $sb rolled back, $sa completed, $torn torn"
 	[ "$torn" -eq 0 ] && ok "$name: every crash point recovers to before or after" || bad "$name: $torn torn states"
 	[ "$sb" -gt 0 ] && [ "$sa" -gt 0 ] && ok "$name: crashes seen on both sides of the commit" || bad "$name: crash points did not cover both sides"
 }
