@@ -20,7 +20,6 @@ if [ -z "$base" ]; then
 	if [ -d /dev/shm ] && [ -w /dev/shm ]; then base=/dev/shm; else base=${TMPDIR:-/tmp}; fi
 fi
 mkdir -p "$FZ/work" "$FZ/crashes" "$FZ/logs"
-failed=""
 
 # Per-target options: inputs beyond these sizes add nothing but time.
 opts() {
@@ -32,7 +31,9 @@ opts() {
 	esac
 }
 
-for t in "$@"; do
+# One target (run by the pool below): --one T.
+if [ "${1:-}" = "--one" ]; then
+	t=$2
 	bin=$FZ/bin/fuzz_$t
 	log=$FZ/logs/$t.log
 	tmp=$(mktemp -d "$base/setupkit-fuzz-run-XXXXXX")
@@ -46,9 +47,8 @@ for t in "$@"; do
 		if ! TMPDIR=$tmp "$bin" $regress >"$log.regress" 2>&1; then
 			echo "FAIL fuzz_$t: a regression input crashes again"
 			tail -n 40 "$log.regress" | sed 's/^/    | /'
-			failed="$failed $t"
 			rm -rf "$tmp"
-			continue
+			exit 1
 		fi
 	fi
 	# 2. Fuzz from the seeds.
@@ -71,14 +71,19 @@ for t in "$@"; do
 		echo "FAIL fuzz_$t: exit $rc after ${runs:-?} runs (log: $log)"
 		grep -E '^(==[0-9]+==ERROR|SUMMARY|fuzz: |.*runtime error|artifact_prefix|Test unit written)' "$log" |
 			head -n 12 | sed 's/^/    | /'
-		failed="$failed $t"
+		exit 1
 	else
 		printf 'ok   fuzz_%-9s %ss: %s runs, %s exec/s, cov %s, ft %s, corpus %s\n' \
 			"$t" "$FUZZ_TIME" "${runs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}"
 	fi
-done
-if [ -n "$failed" ]; then
-	echo "fuzz: crashes in:$failed (inputs in $FZ/crashes/)"
+	exit 0
+fi
+
+# FUZZ_JOBS targets at a time (default: the number of CPUs; each target
+# is one process, so they do not compete on a machine with that many).
+jobs=${FUZZ_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
+if ! printf '%s\n' "$@" | xargs -P "$jobs" -n 1 sh "$0" --one; then
+	echo "fuzz: crashes (the FAIL lines above; inputs in $FZ/crashes/)"
 	exit 1
 fi
 echo "fuzz: no crashes"
