@@ -6,9 +6,13 @@
  * even a module with a buggy DllUnregisterServer leaves nothing behind), and
  * forget it. One transaction: files switch out first, then the registry
  * undo, the state change and the commit mark go in ONE SQLite transaction.
+ * The product's backup stores go too: the service packs' backups (no pack
+ * of a product that is gone can be removed) file by file, and the store
+ * directories, removed at commit once empty.
  */
 #include "setup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +25,110 @@
 #include "common/path.h"
 #include "register/reg.h"
 
+static int add_dir(char ***dirs, int *ndirs, const char *d)
+{
+	char **n = mem_realloc_array(*dirs, (size_t)*ndirs + 1, sizeof(*n));
+
+	if (!n)
+		return -1;
+	*dirs = n;
+	if (!(n[*ndirs] = mem_strdup(d)))
+		return -1;
+	(*ndirs)++;
+	return 0;
+}
+
+/* Plan the removal of the product's backup stores: a REMOVE op per file of
+ * SK_SPBACKUP_DIR/PRODUCT/LEVEL/, and in *dirs (parents first) the store
+ * directories that exist, for setup_txn_note_dir once the journal is open.
+ * SK_BACKUP_DIR/PRODUCT's files are the RESTORE ops' backups, dropped at
+ * finish; only its directory is added. */
+static int plan_store_removal(struct setup_ctx *c, struct setup_txn *t, const char *product,
+			      char ***dirs, int *ndirs, struct err *e)
+{
+	char *bk = mem_printf("/%s/%s", SK_BACKUP_DIR, product);
+	char *sp = mem_printf("/%s/%s", SK_SPBACKUP_DIR, product);
+	char *real = NULL;
+	DIR *d = NULL;
+	struct dirent *de;
+	int rc = -1;
+
+	if (!bk || !sp)
+		goto nomem;
+	if (!(real = setup_real(c, bk)))
+		goto nomem;
+	if (path_exists(real) && add_dir(dirs, ndirs, bk))
+		goto nomem;
+	mem_free(real);
+	if (!(real = setup_real(c, sp)))
+		goto nomem;
+	d = opendir(real);
+	if (!d) {
+		rc = errno == ENOENT ? 0 : err_errno(e, "cannot read the service packs' backup store '%s'", real);
+		goto out;
+	}
+	if (add_dir(dirs, ndirs, sp))
+		goto nomem;
+	while ((de = readdir(d))) {
+		char *lvl, *lreal;
+		DIR *ld;
+		struct dirent *fe;
+
+		if (de->d_name[0] == '.')
+			continue;
+		lvl = path_join(sp, de->d_name);
+		lreal = lvl ? setup_real(c, lvl) : NULL;
+		if (!lreal || add_dir(dirs, ndirs, lvl)) {
+			mem_free(lvl);
+			mem_free(lreal);
+			goto nomem;
+		}
+		ld = opendir(lreal);
+		if (!ld) {
+			err_errno(e, "cannot read the service pack backup store '%s'", lreal);
+			mem_free(lvl);
+			mem_free(lreal);
+			goto out;
+		}
+		while ((fe = readdir(ld))) {
+			char *f;
+			int r;
+
+			if (strcmp(fe->d_name, ".") == 0 || strcmp(fe->d_name, "..") == 0)
+				continue;
+			if (!(f = path_join(lvl, fe->d_name))) {
+				closedir(ld);
+				mem_free(lvl);
+				mem_free(lreal);
+				goto nomem;
+			}
+			setup_log(c, 0, "remove the service pack backup %s", f);
+			r = setup_txn_add(t, SETUP_OP_REMOVE, f, 1, NULL, 0, e);
+			mem_free(f);
+			if (r) {
+				closedir(ld);
+				mem_free(lvl);
+				mem_free(lreal);
+				goto out;
+			}
+		}
+		closedir(ld);
+		mem_free(lvl);
+		mem_free(lreal);
+	}
+	rc = 0;
+	goto out;
+nomem:
+	rc = err_nomem(e, "planning the removal of the backup stores");
+out:
+	if (d)
+		closedir(d);
+	mem_free(real);
+	mem_free(bk);
+	mem_free(sp);
+	return rc;
+}
+
 int setup_cmd_uninstall(const struct setup_opts *o, const char *product, struct err *e)
 {
 	struct setup_ctx c;
@@ -28,8 +136,8 @@ int setup_cmd_uninstall(const struct setup_opts *o, const char *product, struct 
 	struct setup_file_rec *files = NULL;
 	struct manifest *m = NULL;
 	struct setup_txn t;
-	char **dirs = NULL, **modules = NULL;
-	int nfiles = 0, ndirs = 0, nmodules = 0, rc = -1, journaled = 0, found;
+	char **dirs = NULL, **modules = NULL, **store_dirs = NULL;
+	int nfiles = 0, ndirs = 0, nmodules = 0, nstore_dirs = 0, rc = -1, journaled = 0, found;
 	struct setup_services sv;
 
 	memset(&sv, 0, sizeof(sv));
@@ -101,11 +209,16 @@ int setup_cmd_uninstall(const struct setup_opts *o, const char *product, struct 
 			goto out;
 		rc = -1;
 	}
+	if (plan_store_removal(&c, &t, product, &store_dirs, &nstore_dirs, e))
+		goto out;
 	if (setup_txn_begin(&c, &t, e))
 		goto out;
 	journaled = 1;
 	for (int i = ndirs - 1; i >= 0; i--)   /* listed deepest first */
 		if (setup_txn_note_dir(&c, &t, dirs[i], e))
+			goto rollback;
+	for (int i = 0; i < nstore_dirs; i++)   /* parents first */
+		if (setup_txn_note_dir(&c, &t, store_dirs[i], e))
 			goto rollback;
 	/* The before-uninstall extensions, then the services stop (reverse
 	 * start order) while their files are still in place. */
@@ -203,6 +316,7 @@ out:
 		setup_file_rec_destroy(&files[i]);
 	mem_free(files);
 	setup_strv_free(dirs, ndirs);
+	setup_strv_free(store_dirs, nstore_dirs);
 	setup_strv_free(modules, nmodules);
 	setup_txn_destroy(&t);
 	manifest_free(m);

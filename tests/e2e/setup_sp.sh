@@ -54,6 +54,16 @@ check "removal copied no file contents: every file is its old inode again" cmp "
 check "the backups of removed packs are deleted" sh -c "[ -z \"\$(find '$R/var/lib/setupkit/sp-backup' -type f 2>/dev/null)\" ]"
 expect_fail "removing with no pack applied: exit 8" 8 remove "$R"
 check "uninstall after packs come and go" S uninstall mailsuite --root "$R"
+R=$(new_root spuninst)
+install "$R"
+apply "$R" 1
+apply "$R" 2
+check "SP1 and SP2 keep their backups" sh -c "[ -n \"\$(find '$R/var/lib/setupkit/sp-backup/mailsuite' -type f)\" ]"
+check "uninstall with SP1 and SP2 applied" S uninstall mailsuite --root "$R"
+check "... takes the packs' backup store with it" sh -c "[ ! -e '$R/var/lib/setupkit/sp-backup/mailsuite' ]"
+check "... and the product's own backup store" sh -c "[ ! -e '$R/var/lib/setupkit/backup/mailsuite' ]"
+"$REGISTER" --root "$R" query HKLM -r >"$T/q" 2>&1
+check "... and leaves no registry value" sh -c "! grep -q 'REG_' '$T/q'"
 
 # --- supersedence: SP4 on the base ------------------------------------------
 R=$(new_root sp4)
@@ -211,4 +221,16 @@ sweep remove "$P2" "$T/c1.snap" "$T/c0.snap" "$NR" remove
 apply4() { apply "$1" 4; }
 sweep apply4 "$P3" "$T/d0.snap" "$T/d1.snap" "$NA4" apply4
 sweep remove4 "$P4" "$T/d1.snap" "$T/d0.snap" "$NR4" remove
+# Uninstall at SP2: the packs' backup store goes in the same transaction.
+U0=$T/roots/uninst-ref
+mkdir -p "$U0"
+cp -a "$P2/." "$U0/"
+SETUPKIT_FAULT_TRACE=$T/uninst.trace S uninstall mailsuite --root "$U0" >/dev/null 2>&1 || bad "reference uninstall at SP2"
+snapshot "$U0" "$T/u.snap"
+# (A copy names the proto's paths, as in sweep: its registry captures are
+# under proto1's module paths, so this uninstall leaves those values; the
+# sweep checks crash consistency, the cleanup itself is checked above.)
+sed "s|$P1|ROOT|g; s|$P2|ROOT|g" "$T/u.snap" >"$T/u1.snap"
+uninst() { S uninstall mailsuite --root "$1"; }
+sweep uninst "$P2" "$T/c1.snap" "$T/u1.snap" "$(wc -l <"$T/uninst.trace")" uninst
 finish
