@@ -265,6 +265,22 @@ build_zstd() {
 	relocate_pc "$PREFIX/lib/pkgconfig/libzstd.pc"
 }
 
+# write_pc FILE NAME DESCRIPTION VERSION LIB: a relocatable .pc for the
+# static library libLIB.a in the prefix.
+write_pc() {
+	cat > "$PREFIX/lib/pkgconfig/$1.pc" <<EOF
+prefix=\${pcfiledir}/../..
+libdir=\${prefix}/lib
+includedir=\${prefix}/include
+
+Name: $2
+Description: $3 (mingw-w64, static)
+Version: $4
+Libs: -L\${libdir} -l$5
+Cflags: -I\${includedir}
+EOF
+}
+
 # bzip2: its Makefile builds tools too; the seven library files are enough.
 build_bzip2() {
 	d=$1
@@ -277,17 +293,7 @@ build_bzip2() {
 	run bzip2 "$AR" rcs "$PREFIX/lib/libbz2.a" "$o"/*.o
 	cp "$d/bzlib.h" "$PREFIX/include/"
 	v=$(sed -n 's/^DISTNAME=bzip2-//p' "$d/Makefile")
-	cat > "$PREFIX/lib/pkgconfig/bzip2.pc" <<EOF
-prefix=\${pcfiledir}/../..
-libdir=\${prefix}/lib
-includedir=\${prefix}/include
-
-Name: bzip2
-Description: bzip2 compression library (mingw-w64, static)
-Version: $v
-Libs: -L\${libdir} -lbz2
-Cflags: -I\${includedir}
-EOF
+	write_pc bzip2 bzip2 "bzip2 compression library" "$v" bz2
 }
 
 build_xz() {
@@ -360,17 +366,7 @@ build_sqlite3() {
 	cp sqlite3.h "$d/src/sqlite3ext.h" "$PREFIX/include/" 2>/dev/null || cp sqlite3.h "$PREFIX/include/"
 	v=$(sed -n 's/^#define SQLITE_VERSION *"\(.*\)"/\1/p' sqlite3.h)
 	cd "$top"
-	cat > "$PREFIX/lib/pkgconfig/sqlite3.pc" <<EOF
-prefix=\${pcfiledir}/../..
-libdir=\${prefix}/lib
-includedir=\${prefix}/include
-
-Name: SQLite
-Description: SQL database engine (mingw-w64, static)
-Version: $v
-Libs: -L\${libdir} -lsqlite3
-Cflags: -I\${includedir}
-EOF
+	write_pc sqlite3 SQLite "SQL database engine" "$v" sqlite3
 }
 
 # openssl: libcrypto only, static, no tests, no engines or modules to load.
@@ -405,17 +401,7 @@ build_inih() {
 	run inih "$AR" rcs "$PREFIX/lib/libinih.a" "$o/ini.o"
 	cp "$d/ini.h" "$PREFIX/include/"
 	v=$(sed -n "s/.*version *: *'\([^']*\)'.*/\1/p" "$d/meson.build" | head -n 1)
-	cat > "$PREFIX/lib/pkgconfig/inih.pc" <<EOF
-prefix=\${pcfiledir}/../..
-libdir=\${prefix}/lib
-includedir=\${prefix}/include
-
-Name: inih
-Description: simple .INI file parser (mingw-w64, static)
-Version: $v
-Libs: -L\${libdir} -linih
-Cflags: -I\${includedir}
-EOF
+	write_pc inih inih "simple .INI file parser" "$v" inih
 }
 
 # --- main -------------------------------------------------------------------
