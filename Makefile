@@ -6,6 +6,8 @@
 #   make check      run every test (installs missing dependencies first)
 #   make demo       build and run the end-to-end demo in a temporary root
 #   make asan       the whole suite under AddressSanitizer and UBSan
+#   make valgrind   the whole suite under valgrind memcheck
+# Tests run TEST_JOBS at a time (default: the number of CPUs).
 #   make lint       cppcheck over the sources
 #   make bench      benchmarks (see shared BENCHMARKS.md conventions)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -110,7 +112,9 @@ asan:
 	@$(MAKE) --no-print-directory _check SANITIZE=1
 
 # The whole suite under valgrind memcheck (tests/valgrind.sh): unit tests
-# and every process the e2e scripts start from our tools, children too.
+# and every process the e2e scripts start from our tools, children too. The
+# e2e crash sweeps try every VG_CRASH_STEP-th point there (default 10; each
+# run costs seconds under valgrind), the shim's sweeps none (lib_crash.sh).
 valgrind:
 	@scripts/deps.sh valgrind
 	@SK_VALGRIND=1 $(MAKE) --no-print-directory _check
