@@ -29,11 +29,15 @@ start() {
 	shift
 	args=""
 	for a in "$@"; do args="$args '$a'"; done
-	rm -f "$T/rc.$N" "$T/raw.$N"
+	rm -f "$T/rc.$N" "$T/raw.$N" "$T/go.$N"
 	$TM kill-session -t w >/dev/null 2>&1
-	printf '#!/bin/sh\ncd "%s"\nexec env %s "%s" %s\n' "$T" "$envs" "$SETUP" "$args" >"$T/run.$N"
+	# setup starts only once pipe-pane records the window (go.N): its
+	# first screen (the bold title) came out before that on a busy machine.
+	printf '#!/bin/sh\ncd "%s"\ni=0\nwhile [ ! -e "%s/go.%s" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done\nexec env %s "%s" %s\n' \
+		"$T" "$T" "$N" "$envs" "$SETUP" "$args" >"$T/run.$N"
 	$TM new-session -d -s w -x 80 -y 24 "sh '$T/run.$N'; echo \$? >'$T/rc.$N'; exec sleep 600"
 	$TM pipe-pane -o -t w "cat >>'$T/raw.$N'"
+	: >"$T/go.$N"
 }
 screen() { $TM capture-pane -p -t w; }
 keys() { $TM send-keys -t w "$@"; }
