@@ -139,8 +139,8 @@ int payload_staging_create(const char *dir, struct err *e);
 
 /*
  * Stream archive_path once and stage every wanted entry into staging_dir
- * (an existing directory of ours with mode 0700), or at its want's dest,
- * checking each against its
+ * (an existing directory of ours with mode 0700), or at its want's dest
+ * (staging_dir may be NULL when every want has one), checking each against its
  * declared size and SHA-256 while it is written. Unwanted entries are
  * skipped but their names and types are still checked. On success *out
  * (zeroed by the caller or fresh) receives the staged files; the caller

@@ -721,9 +721,18 @@ int payload_extract(const char *archive_path, const char *staging_dir,
 		err_nomem(e, "preparing an extraction");
 		goto out;
 	}
-	c.dfd = open_staging(staging_dir, e);
-	if (c.dfd < 0)
-		goto out;
+	if (staging_dir) {
+		c.dfd = open_staging(staging_dir, e);
+		if (c.dfd < 0)
+			goto out;
+	} else {
+		for (size_t i = 0; i < nwants; i++)
+			if (!wants[i].dest) {
+				err_set(e, ERR_CLASS_INTERNAL, "cannot extract '%s' from '%s': no staging directory and no destination",
+					wants[i].name, archive_path);
+				goto out;
+			}
+	}
 	if (payload_open(archive_path, lim, &r, e) != 0)
 		goto out;
 

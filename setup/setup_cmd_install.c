@@ -66,14 +66,10 @@ static void progress(const struct setup_opts *o, const char *phase, const char *
 static int stage_files(struct setup_ctx *c, struct setup_txn *t, const struct manifest *m,
 		       const struct setup_plan *p, const char *media_dir, struct err *e)
 {
-	char *stage = setup_real(c, t->stage_dir);
 	int rc = -1;
 
-	if (!stage)
-		return err_nomem(e, "staging");
-	fault_point("stage: create staging");
-	if (payload_staging_create(stage, e) || setup_txn_make_dirs(c, t, e))
-		goto out;
+	if (setup_txn_make_dirs(c, t, e))
+		return -1;
 	for (int k = 0; k < m->npayloads; k++) {
 		const struct manifest_payload *pl = &m->payloads[k];
 		struct payload_want *wants = mem_array((size_t)p->nitems + 1, sizeof(*wants));
@@ -113,7 +109,7 @@ static int stage_files(struct setup_ctx *c, struct setup_txn *t, const struct ma
 			op++;
 		}
 		fault_point("stage: extract payload");
-		if (!bad && nw && payload_extract(archive, stage, wants, nw, &lim, &got, e))
+		if (!bad && nw && payload_extract(archive, NULL, wants, nw, &lim, &got, e))
 			bad = 1;
 		for (size_t j = 0; !bad && j < got.n; j++) {
 			const struct setup_op *o = &t->ops[opix[got.items[j].want]];
@@ -140,7 +136,6 @@ static int stage_files(struct setup_ctx *c, struct setup_txn *t, const struct ma
 	}
 	rc = 0;
 out:
-	mem_free(stage);
 	return rc;
 }
 
@@ -396,7 +391,7 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 	/* The transaction. */
 	t.op = mem_strdup(a->op);
 	t.product = mem_strdup(m->product.code);
-	t.stage_dir = mem_printf("/%s/stage-%ld-%ld", SK_STATE_DIR, (long)getpid(), (long)time(NULL));
+	t.stage_dir = mem_strdup("");   /* files are staged beside their final paths */
 	if (!t.op || !t.product || !t.stage_dir) {
 		err_nomem(e, "starting the transaction");
 		goto out;

@@ -207,7 +207,6 @@ out:
 static int sp_stage(struct setup_ctx *c, struct setup_txn *t, const struct manifest *m, const struct setup_plan *p,
 		    const int *opix_of_item, const char *media_dir, struct err *e)
 {
-	char *stage = setup_real(c, t->stage_dir);
 	struct payload_want *wants = mem_array((size_t)p->nitems + 1, sizeof(*wants));
 	int *opix = mem_array((size_t)p->nitems + 1, sizeof(int));
 	struct payload_staged_list got = { NULL, 0 };
@@ -215,7 +214,7 @@ static int sp_stage(struct setup_ctx *c, struct setup_txn *t, const struct manif
 	size_t nw = 0;
 	int rc = -1;
 
-	if (!stage || !wants || !opix) {
+	if (!wants || !opix) {
 		err_nomem(e, "staging");
 		goto out;
 	}
@@ -246,14 +245,13 @@ static int sp_stage(struct setup_ctx *c, struct setup_txn *t, const struct manif
 		err_nomem(e, "staging");
 		goto out;
 	}
-	fault_point("sp: create staging");
-	if (payload_staging_create(stage, e) || setup_txn_make_dirs(c, t, e))
+	if (setup_txn_make_dirs(c, t, e))
 		goto out;
 	{
 		struct payload_limits lim = { m->payloads[0].entries + 1, m->payloads[0].unpacked + 1 };
 
 		fault_point("sp: extract payload");
-		if (payload_extract(archive, stage, wants, nw, &lim, &got, e))
+		if (payload_extract(archive, NULL, wants, nw, &lim, &got, e))
 			goto out;
 	}
 	if (got.n != nw) {
@@ -269,7 +267,6 @@ out:
 		mem_free((char *)wants[j].dest);
 	mem_free(wants);
 	mem_free(opix);
-	mem_free(stage);
 	return rc;
 }
 
@@ -395,7 +392,7 @@ int setup_cmd_sp_apply(const struct setup_opts *o, struct err *e)
 
 	t.op = mem_strdup("sp-apply");
 	t.product = mem_strdup(prod.code);
-	t.stage_dir = mem_printf("/%s/stage-%ld-%ld", SK_STATE_DIR, (long)getpid(), (long)time(NULL));
+	t.stage_dir = mem_strdup("");   /* files are staged beside their final paths */
 	opix = mem_array((size_t)p.nitems + 1, sizeof(int));
 	if (!t.op || !t.product || !t.stage_dir || !opix) {
 		err_nomem(e, "starting the transaction");
