@@ -44,46 +44,43 @@ static void hint_providers(const struct manifest *m, struct err *e)
 	}
 }
 
-/* Replace the module at real from the media, as an extra journaled op. */
+/* Replace the module at real from the media, as an extra journaled op:
+ * journaled first (invariant 1), then extracted and verified straight to
+ * real.setupkit-new, then switched in. A crash anywhere in between leaves
+ * only what rollback of that op removes. */
 static int replace_from_media(struct setup_ctx *c, struct setup_txn *t, const struct manifest *m,
 			      const char *media_dir, const struct manifest_file *f, const char *path,
 			      const char *real, struct err *e)
 {
 	const struct manifest_component *comp = manifest_component_find(m, f->component);
 	const struct manifest_payload *pl = comp ? manifest_payload_find(m, comp->payload) : NULL;
-	struct payload_want want = { .name = f->entry, .size = f->size, .sha256 = f->sha256 };
+	struct payload_want want = { .name = f->entry, .size = f->size, .sha256 = f->sha256, .mode = f->mode };
 	struct payload_staged_list got = { NULL, 0 };
 	struct payload_limits lim = { 0, 0 };
-	char *archive = NULL, *stage = NULL, *sdir = NULL, *nw = NULL, *keep = NULL;
+	char *archive = NULL, *nw = NULL, *keep = NULL;
 	int rc = -1;
 
 	if (!pl)
 		return err_set(e, ERR_CLASS_INTERNAL, "file '%s' has no payload on the media", f->id);
-	if (pl) {
-		lim.max_entries = pl->entries + 1;
-		lim.max_bytes = pl->unpacked + 1;
-	}
+	lim.max_entries = pl->entries + 1;
+	lim.max_bytes = pl->unpacked + 1;
 	archive = mem_printf("%s/%s", media_dir, pl->archive);
-	sdir = mem_printf("%s-repair-%d", t->stage_dir, t->nops);
-	stage = sdir ? setup_real(c, sdir) : NULL;
 	nw = mem_printf("%s%s", real, SK_NEW_SUFFIX);
 	keep = mem_printf("/%s/%s/%lld-%d-%s", SK_BACKUP_DIR, t->product, (long long)t->id, t->nops,
 			  path_basename(path));
-	if (!archive || !stage || !nw || !keep) {
+	if (!archive || !nw || !keep) {
 		err_nomem(e, "replacing a module from the media");
 		goto out;
 	}
-	if (payload_staging_create(stage, e) || payload_extract_one(archive, stage, &want, &lim, &got, e))
-		goto out;
-	unlink(nw);
-	if (link(got.items[0].path, nw) != 0 || chmod(nw, f->mode) != 0) {
-		err_errno(e, "cannot stage '%s' from the media", nw);
-		goto out;
-	}
-	/* Journal the extra op first (invariant 1), then switch it in. */
 	if (setup_txn_add(t, SETUP_OP_PUT, path, 1, keep, f->mode, e) ||
 	    setup_journal_append_op(c, t, t->nops - 1, e))
 		goto out;
+	want.dest = nw;
+	fault_point("ladder: extract from media");
+	if (payload_extract_one(archive, NULL, &want, &lim, &got, e))
+		goto out;
+	/* STATE: journaled; the media's copy at real.setupkit-new */
+	fault_point("ladder: switch in");
 	{
 		struct setup_txn one;
 
@@ -97,12 +94,10 @@ static int replace_from_media(struct setup_ctx *c, struct setup_txn *t, const st
 	setup_log(c, 1, "%s differed from the media's copy; replaced it from the media (old copy kept as %s)", real, keep);
 	rc = 0;
 out:
-	if (stage)
-		path_remove_tree(stage, &(struct err){ 0 });
+	if (rc && nw)
+		unlink(nw);   /* the ladder may go on and commit: leave no T.setupkit-new */
 	payload_staged_list_free(&got);
 	mem_free(archive);
-	mem_free(stage);
-	mem_free(sdir);
 	mem_free(nw);
 	mem_free(keep);
 	return rc;

@@ -96,6 +96,37 @@ check_state_dbs() {
 		ok "integrity_check: all $n state databases of this script are ok"
 	fi
 }
+# crash_sweep OP BEFORE AFTER PREP N: for each of crash_points N, run PREP
+# on a fresh root, then the shell function OP on it, killed by SIGKILL at
+# crash point k (SETUPKIT_CRASH_AT), then `setup recover`; the root's
+# snapshot must equal BEFORE or AFTER (snapshot files), and both must be
+# seen. $T/OP.trace (SETUPKIT_FAULT_TRACE of a reference run) names the
+# points in the messages.
+crash_sweep() {
+	op=$1 before=$2 after=$3 prep=$4 n=$5
+	torn=0 saw_before=0 saw_after=0
+	for k in $(crash_points "$n"); do
+		r=$(new_root "$op-$k")
+		$prep "$r" >/dev/null 2>&1
+		SETUPKIT_CRASH_AT=$k $op "$r" >/dev/null 2>&1
+		"$SETUP" -q recover --root "$r" >/dev/null 2>&1
+		snapshot "$r" "$T/s.snap"
+		if cmp -s "$T/s.snap" "$before"; then
+			saw_before=$((saw_before + 1))
+		elif cmp -s "$T/s.snap" "$after"; then
+			saw_after=$((saw_after + 1))
+		else
+			torn=$((torn + 1))
+			echo "torn state after a crash at point $k of $op ($(sed -n "${k}p" "$T/$op.trace")):"
+			diff "$before" "$T/s.snap" | head -10 | sed 's/^/     | /'
+		fi
+		rm -rf "$r"
+	done
+	echo "$op: $n points ($(crash_points "$n" | wc -l) tried), $saw_before rolled back, $saw_after completed, $torn torn"
+	[ "$torn" -eq 0 ] && ok "$op: every crash point recovers to before or after" || bad "$op: $torn torn states"
+	[ "$saw_before" -gt 0 ] && [ "$saw_after" -gt 0 ] && ok "$op: crashes were seen both before and after the commit point" \
+		|| bad "$op: crash points did not cover both sides of the commit"
+}
 finish() {
 	check_state_dbs
 	if [ -n "${SK_VALGRIND:-}" ]; then

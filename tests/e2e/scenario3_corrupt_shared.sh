@@ -102,4 +102,15 @@ S status --root "$R" --json >"$T/status" 2>&1
 contains "the product is installed" "$T/status" '"code":"mailsuite"'
 installed_ok "$R"
 uninstalled_ok "$R" "$T/before2.snap"
+
+# --- 3. kill -9 at every point of that install, the ladder's repair included --
+ladder_prep() { mkdir -p "$1/usr/lib" && cp "$T/corrupt.so" "$1/usr/lib/inetcomm.so"; }
+ladder() { "$SETUP" -q install --root "$1" --media "$T/media" --unattended "$T/answers.ini" --trusted-key "$KEY" --reinstall-mode p; }
+R=$(new_root ladder-ref)
+ladder_prep "$R"
+snapshot "$R" "$T/ladder0.snap"
+SETUPKIT_FAULT_TRACE=$T/ladder.trace ladder "$R" >/dev/null 2>&1 || bad "reference install with --reinstall-mode p"
+snapshot "$R" "$T/ladder1.snap"
+check "... its crash points include the replace from the media" grep -q "ladder: switch in" "$T/ladder.trace"
+crash_sweep ladder "$T/ladder0.snap" "$T/ladder1.snap" ladder_prep "$(wc -l <"$T/ladder.trace")"
 finish

@@ -29,34 +29,9 @@ NU=$(wc -l <"$T/uninstall.trace")
 echo "crash points: install $NI, uninstall $NU"
 [ "$((NI + NU))" -ge 50 ] && ok "at least 50 crash points ($((NI + NU)))" || bad "only $((NI + NU)) crash points"
 
-sweep() { # op before-snap after-snap prepare-root-cmd N
-	op=$1 before=$2 after=$3 prep=$4 n=$5
-	torn=0 saw_before=0 saw_after=0
-	for k in $(crash_points "$n"); do
-		r=$(new_root "$op-$k")
-		$prep "$r" >/dev/null 2>&1
-		SETUPKIT_CRASH_AT=$k $op "$r" >/dev/null 2>&1
-		"$SETUP" -q recover --root "$r" >/dev/null 2>&1
-		snapshot "$r" "$T/s.snap"
-		if cmp -s "$T/s.snap" "$before"; then
-			saw_before=$((saw_before + 1))
-		elif cmp -s "$T/s.snap" "$after"; then
-			saw_after=$((saw_after + 1))
-		else
-			torn=$((torn + 1))
-			echo "torn state after a crash at point $k of $op ($(sed -n "${k}p" "$T/$op.trace")):"
-			diff "$before" "$T/s.snap" | head -10 | sed 's/^/     | /'
-		fi
-		rm -rf "$r"
-	done
-	echo "$op: $n points ($(crash_points "$n" | wc -l) tried), $saw_before rolled back, $saw_after completed, $torn torn"
-	[ "$torn" -eq 0 ] && ok "$op: every crash point recovers to before or after" || bad "$op: $torn torn states"
-	[ "$saw_before" -gt 0 ] && [ "$saw_after" -gt 0 ] && ok "$op: crashes were seen both before and after the commit point" \
-		|| bad "$op: crash points did not cover both sides of the commit"
-}
 nothing() { :; }
-sweep install "$T/empty.snap" "$T/installed.snap" nothing "$NI"
-sweep uninstall "$T/installed.snap" "$T/empty.snap" install "$NU"
+crash_sweep install "$T/empty.snap" "$T/installed.snap" nothing "$NI"
+crash_sweep uninstall "$T/installed.snap" "$T/empty.snap" install "$NU"
 
 # A crash inside recovery: crash an install in the middle, then crash the
 # recovery at each of its points, then recover again.
