@@ -209,7 +209,9 @@ struct setup_txn {
 	int ndirs;
 	char **modules;       /* modules whose captures roll back with us */
 	int nmodules;
-	char *stage_dir;      /* the staging directory, relative to the root */
+	char *stage_dir;      /* "" (files stage beside their final paths); a
+			       * journal of an older setup may name a staging
+			       * directory, relative to the root, to remove */
 };
 
 int setup_txn_add(struct setup_txn *t, enum setup_op_kind kind, const char *path, int old_exists,
