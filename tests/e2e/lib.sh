@@ -101,7 +101,8 @@ check_state_dbs() {
 # crash point k (SETUPKIT_CRASH_AT), then `setup recover`; the root's
 # snapshot must equal BEFORE or AFTER (snapshot files), and both must be
 # seen. $T/OP.trace (SETUPKIT_FAULT_TRACE of a reference run) names the
-# points in the messages.
+# points in the messages. CRASH_SNAP_MAP, when set, names a filter (stdin
+# to stdout) applied to each snapshot first.
 crash_sweep() {
 	op=$1 before=$2 after=$3 prep=$4 n=$5
 	torn=0 saw_before=0 saw_after=0
@@ -111,6 +112,9 @@ crash_sweep() {
 		SETUPKIT_CRASH_AT=$k $op "$r" >/dev/null 2>&1
 		"$SETUP" -q recover --root "$r" >/dev/null 2>&1
 		snapshot "$r" "$T/s.snap"
+		if [ -n "${CRASH_SNAP_MAP:-}" ]; then
+			$CRASH_SNAP_MAP <"$T/s.snap" >"$T/s2.snap" && mv "$T/s2.snap" "$T/s.snap"
+		fi
 		if cmp -s "$T/s.snap" "$before"; then
 			saw_before=$((saw_before + 1))
 		elif cmp -s "$T/s.snap" "$after"; then

@@ -187,50 +187,28 @@ install "$P3"
 P4=$(new_root proto4)
 cp -a "$P3/." "$P4/"
 apply "$P4" 4
-sweep() { # name proto before after N cmd...
-	name=$1 proto=$2 before=$3 after=$4 n=$5
-	shift 5
-	torn=0 sb=0 sa=0
-	for k in $(crash_points "$n"); do
-		r="$T/roots/$name-$k"
-		rm -rf "$r"
-		mkdir -p "$r"
-		cp -a "$proto/." "$r/"
-		# Module names and registry values of the copy still name the
-		# proto's path: the snapshot maps those to ROOT too.
-		SETUPKIT_CRASH_AT=$k "$@" "$r" >/dev/null 2>&1
-		S recover --root "$r" >/dev/null 2>&1
-		snapshot "$r" "$T/s.snap"
-		sed "s|$P1|ROOT|g; s|$P2|ROOT|g; s|$P3|ROOT|g; s|$P4|ROOT|g" "$T/s.snap" >"$T/s2.snap"
-		if cmp -s "$T/s2.snap" "$before"; then
-			sb=$((sb + 1))
-		elif cmp -s "$T/s2.snap" "$after"; then
-			sa=$((sa + 1))
-		else
-			torn=$((torn + 1))
-			echo "torn state after a crash at point $k of $name ($(sed -n "${k}p" "$T/$name.trace")):"
-			diff "$before" "$T/s2.snap" | head -10 | sed 's/^/     | /'
-		fi
-		rm -rf "$r"
-	done
-	echo "$name: $n points ($(crash_points "$n" | wc -l) tried), $sb rolled back, $sa completed, $torn torn"
-	[ "$torn" -eq 0 ] && ok "$name: every crash point recovers to before or after" || bad "$name: $torn torn states"
-	[ "$sb" -gt 0 ] && [ "$sa" -gt 0 ] && ok "$name: crashes seen on both sides of the commit" || bad "$name: crash points did not cover both sides"
-}
-sweep remove "$P2" "$T/c1.snap" "$T/c0.snap" "$NR" remove
+# Each point's root is a copy of a proto. Module names and registry values
+# of a copy still name the proto's path: the snapshots map those to ROOT.
+from_p2() { cp -a "$P2/." "$1/"; }
+from_p3() { cp -a "$P3/." "$1/"; }
+from_p4() { cp -a "$P4/." "$1/"; }
+map_protos() { sed "s|$P1|ROOT|g; s|$P2|ROOT|g; s|$P3|ROOT|g; s|$P4|ROOT|g"; }
+CRASH_SNAP_MAP=map_protos
 apply4() { apply "$1" 4; }
-sweep apply4 "$P3" "$T/d0.snap" "$T/d1.snap" "$NA4" apply4
-sweep remove4 "$P4" "$T/d1.snap" "$T/d0.snap" "$NR4" remove
+remove4() { remove "$1"; }
+crash_sweep remove "$T/c1.snap" "$T/c0.snap" from_p2 "$NR"
+crash_sweep apply4 "$T/d0.snap" "$T/d1.snap" from_p3 "$NA4"
+crash_sweep remove4 "$T/d1.snap" "$T/d0.snap" from_p4 "$NR4"
 # Uninstall at SP2: the packs' backup store goes in the same transaction.
 U0=$T/roots/uninst-ref
 mkdir -p "$U0"
-cp -a "$P2/." "$U0/"
+from_p2 "$U0"
 SETUPKIT_FAULT_TRACE=$T/uninst.trace S uninstall mailsuite --root "$U0" >/dev/null 2>&1 || bad "reference uninstall at SP2"
 snapshot "$U0" "$T/u.snap"
-# (A copy names the proto's paths, as in sweep: its registry captures are
-# under proto1's module paths, so this uninstall leaves those values; the
-# sweep checks crash consistency, the cleanup itself is checked above.)
-sed "s|$P1|ROOT|g; s|$P2|ROOT|g" "$T/u.snap" >"$T/u1.snap"
+# (Its registry captures are under proto1's module paths, so this uninstall
+# of a copy leaves those values; the sweep checks crash consistency, the
+# cleanup itself is checked above.)
+map_protos <"$T/u.snap" >"$T/u1.snap"
 uninst() { S uninstall mailsuite --root "$1"; }
-sweep uninst "$P2" "$T/c1.snap" "$T/u1.snap" "$(wc -l <"$T/uninst.trace")" uninst
+crash_sweep uninst "$T/c1.snap" "$T/u1.snap" from_p2 "$(wc -l <"$T/uninst.trace")"
 finish
