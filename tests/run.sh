@@ -73,7 +73,10 @@ for arg in "$@"; do
 	echo "$n $kind $arg"
 done >"$RUN_LOGDIR/list"
 
-xargs -P "$jobs" -L 1 sh "$SRC/tests/run.sh" --one <"$RUN_LOGDIR/list"
+# The end-to-end scripts start first (they are the long ones); the unit
+# binaries, mostly quick, fill the slots that free up.
+{ grep ' e2e ' "$RUN_LOGDIR/list"; grep ' unit ' "$RUN_LOGDIR/list"; } |
+	xargs -P "$jobs" -L 1 sh "$SRC/tests/run.sh" --one
 
 passed=0 failed=0 failures=""
 while read -r n kind name; do
