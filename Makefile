@@ -113,7 +113,7 @@ asan:
 
 # The whole suite under valgrind memcheck (tests/valgrind.sh): unit tests
 # and every process the e2e scripts start from our tools, children too. The
-# e2e crash sweeps try every VG_CRASH_STEP-th point there (default 10; each
+# e2e crash sweeps try VG_CRASH_POINTS points each there (default 5; each
 # run costs seconds under valgrind), the shim's sweeps none (lib_crash.sh).
 valgrind:
 	@scripts/deps.sh valgrind

@@ -34,12 +34,16 @@ if [ -n "${SK_VALGRIND:-}" ]; then
 fi
 
 # crash_points N: the crash points k (1..N) a sweep tries, one per line.
-# Every point normally; under valgrind, where each run costs seconds, every
-# ${VG_CRASH_STEP:-10}th (1, 1+step, ...) and always N, the point closest to
-# done. The sweeps at every point run in make check and make asan.
+# Every point normally; under valgrind, where each run costs seconds (make
+# check and make asan try every point), ${VG_CRASH_POINTS:-5} spread evenly
+# from 1 to N: the first, the last (the one closest to done) and some in
+# between, which still fall on both sides of the commit.
 crash_points() {
 	if [ -n "${SK_VALGRIND:-}" ]; then
-		awk -v n="$1" -v s="${VG_CRASH_STEP:-10}" 'BEGIN { for (k = 1; k <= n; k += s) print k; if ((n - 1) % s) print n }'
+		awk -v n="$1" -v p="${VG_CRASH_POINTS:-5}" 'BEGIN {
+			if (n <= p || p < 2) { for (k = 1; k <= n; k++) print k; exit }
+			for (i = 0; i < p; i++) { k = 1 + int(i * (n - 1) / (p - 1) + 0.5); if (k != last) print k; last = k }
+		}'
 	else
 		seq 1 "$1"
 	fi
