@@ -38,6 +38,39 @@ static int add_dir(char ***dirs, int *ndirs, const char *d)
 	return 0;
 }
 
+/* A REMOVE op for every file of the store directory rel (one pack level). */
+static int plan_level_removal(struct setup_ctx *c, struct setup_txn *t, const char *rel, struct err *e)
+{
+	char *real = setup_real(c, rel);
+	DIR *d = real ? opendir(real) : NULL;
+	struct dirent *fe;
+	int rc = 0;
+
+	if (!d) {
+		rc = real ? err_errno(e, "cannot read the service pack backup store '%s'", real)
+			  : err_nomem(e, "planning the removal of the backup stores");
+		mem_free(real);
+		return rc;
+	}
+	while (rc == 0 && (fe = readdir(d))) {
+		char *f;
+
+		if (strcmp(fe->d_name, ".") == 0 || strcmp(fe->d_name, "..") == 0)
+			continue;
+		f = path_join(rel, fe->d_name);
+		if (!f) {
+			rc = err_nomem(e, "planning the removal of the backup stores");
+			break;
+		}
+		setup_log(c, 0, "remove the service pack backup %s", f);
+		rc = setup_txn_add(t, SETUP_OP_REMOVE, f, 1, NULL, 0, e);
+		mem_free(f);
+	}
+	closedir(d);
+	mem_free(real);
+	return rc;
+}
+
 /* Plan the removal of the product's backup stores: a REMOVE op per file of
  * SK_SPBACKUP_DIR/PRODUCT/LEVEL/, and in *dirs (parents first) the store
  * directories that exist, for setup_txn_note_dir once the journal is open.
@@ -70,51 +103,18 @@ static int plan_store_removal(struct setup_ctx *c, struct setup_txn *t, const ch
 	if (add_dir(dirs, ndirs, sp))
 		goto nomem;
 	while ((de = readdir(d))) {
-		char *lvl, *lreal;
-		DIR *ld;
-		struct dirent *fe;
+		char *lvl;
 
 		if (de->d_name[0] == '.')
 			continue;
-		lvl = path_join(sp, de->d_name);
-		lreal = lvl ? setup_real(c, lvl) : NULL;
-		if (!lreal || add_dir(dirs, ndirs, lvl)) {
+		if (!(lvl = path_join(sp, de->d_name)) || add_dir(dirs, ndirs, lvl)) {
 			mem_free(lvl);
-			mem_free(lreal);
 			goto nomem;
 		}
-		ld = opendir(lreal);
-		if (!ld) {
-			err_errno(e, "cannot read the service pack backup store '%s'", lreal);
-			mem_free(lvl);
-			mem_free(lreal);
-			goto out;
-		}
-		while ((fe = readdir(ld))) {
-			char *f;
-			int r;
-
-			if (strcmp(fe->d_name, ".") == 0 || strcmp(fe->d_name, "..") == 0)
-				continue;
-			if (!(f = path_join(lvl, fe->d_name))) {
-				closedir(ld);
-				mem_free(lvl);
-				mem_free(lreal);
-				goto nomem;
-			}
-			setup_log(c, 0, "remove the service pack backup %s", f);
-			r = setup_txn_add(t, SETUP_OP_REMOVE, f, 1, NULL, 0, e);
-			mem_free(f);
-			if (r) {
-				closedir(ld);
-				mem_free(lvl);
-				mem_free(lreal);
-				goto out;
-			}
-		}
-		closedir(ld);
+		rc = plan_level_removal(c, t, lvl, e);
 		mem_free(lvl);
-		mem_free(lreal);
+		if (rc)
+			goto out;
 	}
 	rc = 0;
 	goto out;
