@@ -4,10 +4,10 @@
  */
 #include "fault.h"
 
-#include <signal.h>
+#include "os.h"
+
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 static int fault_init;
 static unsigned long fault_n, fault_at;
@@ -26,7 +26,7 @@ void fault_point(const char *what)
 		return;
 	fault_n++;
 	if (fault_trace) {
-		FILE *f = fopen(fault_trace, "a");
+		FILE *f = os_fopen(fault_trace, "a");
 
 		if (f) {
 			fprintf(f, "%lu %s\n", fault_n, what);
@@ -34,5 +34,5 @@ void fault_point(const char *what)
 		}
 	}
 	if (fault_at && fault_n == fault_at)
-		kill(getpid(), SIGKILL);
+		os_kill_self();
 }

@@ -246,6 +246,7 @@ struct reg_run_result {
 	enum reg_stage stage;
 	int32_t hr;              /* valid from REG_STAGE_CALL */
 	int signal;              /* REG_STAGE_CRASH: signal number, 0 = exited */
+	uint32_t exception;      /* REG_STAGE_CRASH on Windows: the exception code */
 	int exit_status;         /* REG_STAGE_CRASH with signal 0 */
 	int permanent;           /* not worth retrying */
 	struct reg_writes writes;/* REG_STAGE_DONE: what the entry point wrote */

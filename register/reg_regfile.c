@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "common/mem.h"
+#include "common/os.h"
 #include <setupkit/reg.h>
 
 #define REGFILE_HEADER "Windows Registry Editor Version 5.00"
@@ -253,12 +253,12 @@ int reg_regfile_export(struct reg_store *s, const char *key, const char *file, s
 	disp = reg_key_display(s, key, e);
 	if (!disp)
 		return -1;
-	tmp = mem_printf("%s.tmp-%ld", file, (long)getpid());
+	tmp = mem_printf("%s.tmp-%ld", file, os_getpid());
 	if (!tmp) {
 		err_nomem(e, "export");
 		goto out;
 	}
-	f = fopen(tmp, "w");
+	f = os_fopen(tmp, "w");
 	if (!f) {
 		err_errno(e, "cannot create '%s'", file);
 		goto out;
@@ -282,7 +282,7 @@ int reg_regfile_export(struct reg_store *s, const char *key, const char *file, s
 		goto out;
 	}
 	f = NULL;
-	if (rename(tmp, file) != 0) {
+	if (os_rename(tmp, file) != 0) {
 		err_errno(e, "cannot rename '%s' to '%s'", tmp, file);
 		goto out;
 	}
@@ -291,7 +291,7 @@ out:
 	if (f)
 		fclose(f);
 	if (rc < 0 && tmp)
-		unlink(tmp);
+		os_unlink(tmp);
 	mem_free(tmp);
 	mem_free(disp);
 	return rc;
@@ -301,7 +301,7 @@ out:
 
 static char *read_all(const char *file, size_t *len, struct err *e)
 {
-	FILE *f = fopen(file, "rb");
+	FILE *f = os_fopen(file, "rb");
 	char *buf = NULL;
 	size_t n = 0, cap = 0;
 

@@ -21,10 +21,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/mem.h"
 #include "common/names.h"
+#include "common/os.h"
 #include "common/path.h"
 #include <setupkit/reg.h>
 
@@ -167,7 +167,7 @@ static int store_snapshot(struct reg_store *s, const char *path, struct err *e)
 	sqlite3_int64 size = 0;
 	int rc = -1;
 
-	if (access(path, F_OK) != 0)
+	if (!path_exists(path))
 		return 0;    /* no store yet: an empty registry */
 	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		err_set(e, ERR_CLASS_IO, "cannot open registry '%s' to read: %s", path,
@@ -264,9 +264,12 @@ void reg_store_close(struct reg_store *s)
 		return;
 	for (int i = 0; i < RS__COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
-	if (s->db && s->in_txn)
+	if (s->db && s->in_txn) {
+		reg_keys_end(s, 0, NULL);
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	}
 	sqlite3_close(s->db);
+	reg_writes_destroy(&s->undo);
 	mem_free(s->path);
 	mem_free(s);
 }
@@ -287,6 +290,10 @@ int reg_store_begin(struct reg_store *s, struct err *e)
 		return err_set(e, ERR_CLASS_INTERNAL, "registry '%s': transaction already open", s->path);
 	if (reg_exec(s, "BEGIN IMMEDIATE", e) < 0)
 		return -1;
+	if (reg_keys_begin(s, e) < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
 	s->in_txn = 1;
 	return 0;
 }
@@ -295,9 +302,11 @@ int reg_store_commit(struct reg_store *s, struct err *e)
 {
 	if (reg_exec(s, "COMMIT", e) < 0) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		reg_keys_end(s, 0, NULL);
 		s->in_txn = 0;
 		return -1;
 	}
+	reg_keys_end(s, 1, NULL);
 	s->in_txn = 0;
 	return 0;
 }
@@ -306,8 +315,10 @@ int reg_store_rollback(struct reg_store *s, struct err *e)
 {
 	int rc = 0;
 
-	if (sqlite3_get_autocommit(s->db) == 0)
-		rc = reg_exec(s, "ROLLBACK", e);
+	if (s->in_txn && reg_keys_end(s, 0, e) < 0)
+		rc = -1;
+	if (sqlite3_get_autocommit(s->db) == 0 && reg_exec(s, "ROLLBACK", rc < 0 ? NULL : e) < 0)
+		rc = -1;
 	s->in_txn = 0;
 	return rc;
 }
@@ -316,13 +327,13 @@ int reg_store_backup(struct reg_store *s, const char *dest, struct err *e)
 {
 	sqlite3 *d = NULL;
 	sqlite3_backup *b;
-	char *tmp = mem_printf("%s.tmp-%ld", dest, (long)getpid());
+	char *tmp = mem_printf("%s.tmp-%ld", dest, os_getpid());
 	int rc = -1, step;
 	char os[160];
 
 	if (!tmp)
 		return err_nomem(e, "backup path");
-	unlink(tmp);
+	os_unlink(tmp);
 	if (sqlite3_open_v2(tmp, &d, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		err_set(e, ERR_CLASS_IO, "cannot create backup '%s': %s%s", dest,
 			d ? sqlite3_errmsg(d) : "out of memory", oserr(d, errno, os, sizeof(os)));
@@ -350,7 +361,7 @@ int reg_store_backup(struct reg_store *s, const char *dest, struct err *e)
 		goto out;
 	}
 	d = NULL;
-	if (rename(tmp, dest) != 0) {
+	if (os_rename(tmp, dest) != 0) {
 		err_errno(e, "cannot rename '%s' to '%s'", tmp, dest);
 		goto out;
 	}
@@ -359,7 +370,7 @@ out:
 	if (d)
 		sqlite3_close(d);
 	if (rc < 0)
-		unlink(tmp);
+		os_unlink(tmp);
 	mem_free(tmp);
 	return rc;
 }
@@ -372,8 +383,10 @@ int reg_store_restore(struct reg_store *s, const char *src, struct err *e)
 
 	if (!q)
 		return err_nomem(e, "restore");
-	if (access(src, R_OK) != 0)
+	FILE *f = os_fopen(src, "rb");
+	if (!f)
 		return sqlite3_free(q), err_errno(e, "cannot read backup '%s'", src);
+	fclose(f);
 	sql = mem_printf("ATTACH %s AS bk", q);
 	sqlite3_free(q);
 	if (!sql)
@@ -479,13 +492,12 @@ char *reg_path_normalize(const char *path, struct err *e)
 	return NULL;
 }
 
-static int is_root(const char *lpath)
+int reg_is_root(const char *lpath)
 {
 	return strchr(lpath, '\\') == NULL;
 }
 
-/* Normalise and fold: *norm and *lp allocated. */
-static int paths(const char *path, char **norm, char **lp, struct err *e)
+int reg_paths(const char *path, char **norm, char **lp, struct err *e)
 {
 	*lp = NULL;
 	*norm = reg_path_normalize(path, e);
@@ -500,7 +512,7 @@ static int paths(const char *path, char **norm, char **lp, struct err *e)
 	return 0;
 }
 
-static int log_write(struct reg_store *s, enum reg_write_op op, const char *key,
+int reg_log_write(struct reg_store *s, enum reg_write_op op, const char *key,
 		     const char *name, uint32_t type, const void *data, size_t len, struct err *e)
 {
 	if (!s->log)
@@ -508,257 +520,12 @@ static int log_write(struct reg_store *s, enum reg_write_op op, const char *key,
 	return reg_writes_add(s->log, op, key, name, type, data, len, e);
 }
 
-/* 1 exists (display copied into *disp if disp), 0 missing, -1 error. */
-static int key_lookup(struct reg_store *s, const char *lp, char **disp, struct err *e)
+const char *reg_root_name(const char *lpath)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if (disp)
-		*disp = NULL;
-	if (is_root(lp)) {
-		if (disp) {
-			for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
-				if (strcasecmp(roots[i].longname, lp) == 0)
-					*disp = mem_strdup(roots[i].longname);
-			if (!*disp)
-				return err_nomem(e, "key path");
-		}
-		return 1;
-	}
-	st = reg_stmt(s, RS_KEY_GET, e);
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (disp) {
-			*disp = mem_strdup((const char *)sqlite3_column_text(st, 0));
-			if (!*disp) {
-				sqlite3_reset(st);
-				return err_nomem(e, "key path");
-			}
-		}
-		sqlite3_reset(st);
-		return 1;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return reg_sqlite_err(s, e, "cannot look up key");
-	return 0;
-}
-
-int reg_key_exists(struct reg_store *s, const char *path, struct err *e)
-{
-	char *norm, *lp;
-	int rc;
-
-	if (paths(path, &norm, &lp, e) < 0)
-		return -1;
-	rc = key_lookup(s, lp, NULL, e);
-	mem_free(norm);
-	mem_free(lp);
-	return rc;
-}
-
-char *reg_key_display(struct reg_store *s, const char *path, struct err *e)
-{
-	char *norm, *lp, *disp = NULL;
-	int rc;
-
-	if (paths(path, &norm, &lp, e) < 0)
-		return NULL;
-	rc = key_lookup(s, lp, &disp, e);
-	if (rc == 0)
-		err_set(e, ERR_CLASS_NOTFOUND, "key '%s' does not exist", norm);
-	mem_free(norm);
-	mem_free(lp);
-	return rc == 1 ? disp : NULL;
-}
-
-int reg_key_create(struct reg_store *s, const char *path, int *created, struct err *e)
-{
-	char *norm, *lp, *disp = NULL, *parent_disp = NULL;
-	int rc = -1, found;
-	size_t len;
-
-	if (created)
-		*created = 0;
-	if (paths(path, &norm, &lp, e) < 0)
-		return -1;
-	len = strlen(lp);
-	/* Walk down: find the deepest existing prefix, then insert the rest. */
-	size_t pos = strcspn(lp, "\\");   /* end of the root component */
-	{
-		char save = lp[pos];
-		lp[pos] = '\0';
-		if (key_lookup(s, lp, &parent_disp, e) < 0)
-			goto out;
-		lp[pos] = save;
-	}
-	while (pos < len) {
-		size_t next = pos + 1 + strcspn(lp + pos + 1, "\\");
-		char save = lp[next];
-		lp[next] = '\0';
-		found = key_lookup(s, lp, &disp, e);
-		if (found < 0)
-			goto out;
-		if (!found) {
-			sqlite3_stmt *st = reg_stmt(s, RS_KEY_INSERT, e);
-			if (!st)
-				goto out;
-			disp = mem_printf("%s\\%.*s", parent_disp, (int)(next - pos - 1), norm + pos + 1);
-			if (!disp) {
-				err_nomem(e, "key path");
-				goto out;
-			}
-			/* lp[0..next) is the child; lp[0..pos) its parent */
-			sqlite3_bind_text(st, 1, lp, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_text(st, 2, disp, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 3, lp, (int)pos, SQLITE_TRANSIENT);
-			if (sqlite3_step(st) != SQLITE_DONE) {
-				sqlite3_reset(st);
-				reg_sqlite_err(s, e, "cannot create key");
-				goto out;
-			}
-			sqlite3_reset(st);
-			if (created)
-				*created = 1;
-		}
-		lp[next] = save;
-		mem_free(parent_disp);
-		parent_disp = disp;
-		disp = NULL;
-		pos = next;
-	}
-	if (log_write(s, REG_W_KEY_CREATE, norm, NULL, 0, NULL, 0, e) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (rc < 0)
-		err_prefix(e, "cannot create key '%s'", norm);
-	mem_free(disp);
-	mem_free(parent_disp);
-	mem_free(norm);
-	mem_free(lp);
-	return rc;
-}
-
-int reg_key_delete_tree(struct reg_store *s, const char *path, struct err *e)
-{
-	char *norm, *lp;
-	sqlite3_stmt *st;
-	int rc = -1;
-
-	if (paths(path, &norm, &lp, e) < 0)
-		return -1;
-	if (is_root(lp)) {
-		err_set(e, ERR_CLASS_INPUT, "refusing to delete the root key '%s'", norm);
-		goto out;
-	}
-	if (!(st = reg_stmt(s, RS_VAL_DEL_TREE, e)))
-		goto out;
-	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		sqlite3_reset(st);
-		reg_sqlite_err(s, e, "cannot delete values");
-		goto out;
-	}
-	sqlite3_reset(st);
-	if (!(st = reg_stmt(s, RS_KEY_DEL_TREE, e)))
-		goto out;
-	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		sqlite3_reset(st);
-		reg_sqlite_err(s, e, "cannot delete keys");
-		goto out;
-	}
-	sqlite3_reset(st);
-	if (log_write(s, REG_W_TREE_DELETE, norm, NULL, 0, NULL, 0, e) < 0)
-		goto out;
-	rc = 0;
-out:
-	mem_free(norm);
-	mem_free(lp);
-	return rc;
-}
-
-static int key_has_children(struct reg_store *s, const char *lp, struct err *e)
-{
-	sqlite3_stmt *st = reg_stmt(s, RS_KEY_HAS_CHILD, e);
-	int rc;
-
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc != SQLITE_DONE)
-		return reg_sqlite_err(s, e, "cannot list subkeys");
-	return 0;
-}
-
-int reg_key_delete(struct reg_store *s, const char *path, struct err *e)
-{
-	char *norm, *lp;
-	int rc = -1, has;
-
-	if (paths(path, &norm, &lp, e) < 0)
-		return -1;
-	if (is_root(lp)) {
-		err_set(e, ERR_CLASS_INPUT, "refusing to delete the root key '%s'", norm);
-		goto out;
-	}
-	has = key_has_children(s, lp, e);
-	if (has < 0)
-		goto out;
-	if (has) {
-		err_set(e, ERR_CLASS_INPUT, "cannot delete key '%s': it has subkeys", norm);
-		goto out;
-	}
-	rc = reg_key_delete_tree(s, norm, e);
-	if (rc == 0 && s->log) {
-		/* reg_key_delete_tree logged a tree delete; same effect. */
-		s->log->v[s->log->n - 1].op = REG_W_KEY_DELETE;
-	}
-out:
-	mem_free(norm);
-	mem_free(lp);
-	return rc;
-}
-
-int reg_key_subkey_at(struct reg_store *s, const char *path, size_t index,
-		      char **name, struct err *e)
-{
-	char *norm, *lp;
-	sqlite3_stmt *st;
-	int rc = -1, step;
-
-	*name = NULL;
-	if (paths(path, &norm, &lp, e) < 0)
-		return -1;
-	if (!(st = reg_stmt(s, RS_KEY_CHILD_AT, e)))
-		goto out;
-	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
-		const char *p = (const char *)sqlite3_column_text(st, 0);
-		const char *slash = strrchr(p, '\\');
-		*name = mem_strdup(slash ? slash + 1 : p);
-		rc = *name ? 1 : err_nomem(e, "key name");
-	} else if (step == SQLITE_DONE) {
-		rc = 0;
-	} else {
-		reg_sqlite_err(s, e, "cannot list subkeys");
-	}
-	sqlite3_reset(st);
-out:
-	mem_free(norm);
-	mem_free(lp);
-	return rc;
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+		if (strcasecmp(roots[i].longname, lpath) == 0)
+			return roots[i].longname;
+	return NULL;
 }
 
 void reg_value_destroy(struct reg_value *v)
@@ -770,173 +537,4 @@ void reg_value_destroy(struct reg_value *v)
 	v->name = NULL;
 	v->data = NULL;
 	v->len = 0;
-}
-
-static int value_from_row(sqlite3_stmt *st, struct reg_value *out, struct err *e)
-{
-	const void *d = sqlite3_column_blob(st, 2);
-	size_t n = (size_t)sqlite3_column_bytes(st, 2);
-
-	memset(out, 0, sizeof(*out));
-	out->name = mem_strdup((const char *)sqlite3_column_text(st, 0));
-	out->type = (uint32_t)sqlite3_column_int64(st, 1);
-	out->len = n;
-	out->data = mem_alloc(n ? n : 1);
-	if (!out->name || !out->data) {
-		reg_value_destroy(out);
-		return err_nomem(e, "registry value");
-	}
-	if (n)
-		memcpy(out->data, d, n);
-	return 0;
-}
-
-int reg_key_value_at(struct reg_store *s, const char *path, size_t index,
-		     struct reg_value *out, struct err *e)
-{
-	char *norm, *lp;
-	sqlite3_stmt *st;
-	int rc = -1, step;
-
-	memset(out, 0, sizeof(*out));
-	if (paths(path, &norm, &lp, e) < 0)
-		return -1;
-	if (!(st = reg_stmt(s, RS_VAL_AT, e)))
-		goto out;
-	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW)
-		rc = value_from_row(st, out, e) < 0 ? -1 : 1;
-	else if (step == SQLITE_DONE)
-		rc = 0;
-	else
-		reg_sqlite_err(s, e, "cannot list values");
-	sqlite3_reset(st);
-out:
-	mem_free(norm);
-	mem_free(lp);
-	return rc;
-}
-
-int reg_value_get(struct reg_store *s, const char *key, const char *name,
-		  struct reg_value *out, struct err *e)
-{
-	char *norm, *lp, *lname = NULL;
-	sqlite3_stmt *st;
-	int rc = -1, step;
-
-	memset(out, 0, sizeof(*out));
-	if (paths(key, &norm, &lp, e) < 0)
-		return -1;
-	lname = reg_fold(name ? name : "");
-	if (!lname) {
-		err_nomem(e, "value name");
-		goto out;
-	}
-	if (!(st = reg_stmt(s, RS_VAL_GET, e)))
-		goto out;
-	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, lname, -1, SQLITE_STATIC);
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW)
-		rc = value_from_row(st, out, e) < 0 ? -1 : 1;
-	else if (step == SQLITE_DONE)
-		rc = 0;
-	else
-		reg_sqlite_err(s, e, "cannot read value");
-	sqlite3_reset(st);
-out:
-	mem_free(norm);
-	mem_free(lp);
-	mem_free(lname);
-	return rc;
-}
-
-int reg_value_set(struct reg_store *s, const char *key, const char *name,
-		  uint32_t type, const void *data, size_t len, struct err *e)
-{
-	char *norm, *lp, *lname = NULL;
-	sqlite3_stmt *st;
-	int rc = -1, ex;
-
-	if (!name)
-		name = "";
-	if (strlen(name) > REG_NAME_MAX || len > REG_DATA_MAX)
-		return err_set(e, ERR_CLASS_INPUT, "value '%.80s' under '%s': name or data too long",
-			       name, key);
-	if (paths(key, &norm, &lp, e) < 0)
-		return -1;
-	ex = key_lookup(s, lp, NULL, e);
-	if (ex <= 0) {
-		if (ex == 0)
-			err_set(e, ERR_CLASS_NOTFOUND, "cannot set value '%s': key '%s' does not exist",
-				name, norm);
-		goto out;
-	}
-	if (is_root(lp)) {
-		err_set(e, ERR_CLASS_INPUT, "cannot set value '%s' on the root key '%s'", name, norm);
-		goto out;
-	}
-	lname = reg_fold(name);
-	if (!lname) {
-		err_nomem(e, "value name");
-		goto out;
-	}
-	if (!(st = reg_stmt(s, RS_VAL_SET, e)))
-		goto out;
-	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, lname, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, type);
-	sqlite3_bind_blob(st, 5, len ? data : "", (int)len, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		sqlite3_reset(st);
-		reg_sqlite_err(s, e, "cannot write value");
-		goto out;
-	}
-	sqlite3_reset(st);
-	if (log_write(s, REG_W_VALUE_SET, norm, name, type, data, len, e) < 0)
-		goto out;
-	rc = 0;
-out:
-	mem_free(norm);
-	mem_free(lp);
-	mem_free(lname);
-	return rc;
-}
-
-int reg_value_delete(struct reg_store *s, const char *key, const char *name, struct err *e)
-{
-	char *norm, *lp, *lname = NULL;
-	sqlite3_stmt *st;
-	int rc = -1;
-
-	if (!name)
-		name = "";
-	if (paths(key, &norm, &lp, e) < 0)
-		return -1;
-	lname = reg_fold(name);
-	if (!lname) {
-		err_nomem(e, "value name");
-		goto out;
-	}
-	if (!(st = reg_stmt(s, RS_VAL_DEL, e)))
-		goto out;
-	sqlite3_bind_text(st, 1, lp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, lname, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		sqlite3_reset(st);
-		reg_sqlite_err(s, e, "cannot delete value");
-		goto out;
-	}
-	sqlite3_reset(st);
-	rc = sqlite3_changes(s->db) > 0 ? 1 : 0;
-	if (log_write(s, REG_W_VALUE_DELETE, norm, name, 0, NULL, 0, e) < 0)
-		rc = -1;
-out:
-	mem_free(norm);
-	mem_free(lp);
-	mem_free(lname);
-	return rc;
 }

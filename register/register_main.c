@@ -25,6 +25,7 @@
 #include "common/err.h"
 #include "common/mem.h"
 #include "common/names.h"
+#include "common/os.h"
 #include "register/reg.h"
 #include <setupkit/reg.h>
 
@@ -251,23 +252,6 @@ static void report(const struct opts *o, const char *module, enum reg_entry en, 
 		printf("%s in '%s' succeeded.\n", entry_label(en), module);
 }
 
-static char *absolute(const char *p)
-{
-	char buf[PATH_MAX];
-	char *r = realpath(p, NULL);
-
-	if (r) {
-		char *m = mem_strdup(r);
-		free(r);
-		return m;
-	}
-	if (p[0] == '/')
-		return mem_strdup(p);
-	if (!getcwd(buf, sizeof(buf)))
-		return mem_strdup(p);
-	return mem_printf("%s/%s", buf, p);
-}
-
 struct batch_ctx {
 	const struct opts *o;
 	char **mods;
@@ -311,7 +295,7 @@ static int run_modules(struct opts *o)
 			return REG_EXIT_OLE;
 		}
 		for (int i = 0; i < o->nargs; i++) {
-			mods[i] = absolute(o->args[i]);
+			mods[i] = os_absolute(o->args[i]);
 			ro[i].module = mods[i] ? mods[i] : o->args[i];
 			ro[i].entry = en;
 			ro[i].cmdline = o->cmdline ? o->cmdline : "";
@@ -330,7 +314,7 @@ static int run_modules(struct opts *o)
 		return first_fail;
 	}
 	for (int i = 0; i < o->nargs; i++) {
-		char *mod = absolute(o->args[i]);
+		char *mod = os_absolute(o->args[i]);
 		enum reg_entry steps[2];
 		int nsteps = 0, caps_undone = 0;
 		long caps = 0;
@@ -545,7 +529,7 @@ static int verify(struct reg_store *s, const struct opts *o, const char *what)
 
 	if (what[0] == '{')
 		return verify_clsid(s, o, what);
-	mod = absolute(what);
+	mod = os_absolute(what);
 	if (!mod)
 		return REG_EXIT_OLE;
 	err_clear(&e);
@@ -642,6 +626,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	int rc;
 
+	os_init(&argc, &argv);
 	reg_child_dispatch(argc, argv);   /* returns only when not a child */
 	memset(&o, 0, sizeof(o));
 	rc = parse_args(argc, argv, &o);
