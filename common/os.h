@@ -52,8 +52,8 @@ int os_path_is_absolute(const char *path);
 #ifdef _WIN32
 #include <wchar.h>
 
-/* UTF-8 <-> UTF-16, allocated with mem_*; NULL when the input is not valid
- * UTF-8 / UTF-16 or memory ran out. */
+/* UTF-8 <-> UTF-16, allocated with mem_*; NULL with errno EINVAL when the
+ * input is not valid UTF-8 / UTF-16, ENOMEM when memory ran out. */
 wchar_t *os_wide(const char *utf8);
 char *os_utf8(const wchar_t *wide);
 

@@ -1,0 +1,371 @@
+/*
+ * os_win32.c - os.h, and the directory helpers of path.h, for Windows: every
+ * call converts its UTF-8 strings to UTF-16 and uses the wide (W) API.
+ * Paths may use '/' or '\' (Win32 takes both); a drive ("C:") or UNC
+ * ("\\server\share") prefix is never created or removed.
+ */
+#include "os.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <windows.h>
+#include <shellapi.h>
+
+#include "mem.h"
+#include "path.h"
+
+wchar_t *os_wide(const char *utf8)
+{
+	int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, NULL, 0);
+	wchar_t *w;
+
+	if (n <= 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	w = mem_array((size_t)n, sizeof(*w));
+	if (!w) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, w, n);
+	return w;
+}
+
+char *os_utf8(const wchar_t *wide)
+{
+	int n = WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, wide, -1, NULL, 0, NULL, NULL);
+	char *s;
+
+	if (n <= 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = mem_alloc((size_t)n);
+	if (!s) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, wide, -1, s, n, NULL, NULL);
+	return s;
+}
+
+int os_win_err(struct err *e, unsigned long code, const char *fmt, ...)
+{
+	char what[1024], *sys = NULL;
+	wchar_t *msg = NULL;
+	va_list ap;
+	int errnum;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (FormatMessageW(FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM |
+			   FORMAT_MESSAGE_IGNORE_INSERTS, NULL, (DWORD)code, 0, (LPWSTR)&msg, 0, NULL) && msg) {
+		sys = os_utf8(msg);
+		LocalFree(msg);
+	}
+	if (sys) {   /* system messages end in ".\r\n" */
+		size_t n = strlen(sys);
+		while (n && (sys[n - 1] == '\n' || sys[n - 1] == '\r' || sys[n - 1] == ' ' || sys[n - 1] == '.'))
+			sys[--n] = '\0';
+	}
+	err_set(e, ERR_CLASS_IO, "%s: %s (error %lu)", what, sys && *sys ? sys : "system error", code);
+	mem_free(sys);
+	switch (code) {   /* the errno a caller may test, for the common cases */
+	case ERROR_FILE_NOT_FOUND:
+	case ERROR_PATH_NOT_FOUND: errnum = ENOENT; break;
+	case ERROR_ACCESS_DENIED: errnum = EACCES; break;
+	case ERROR_ALREADY_EXISTS:
+	case ERROR_FILE_EXISTS: errnum = EEXIST; break;
+	case ERROR_DISK_FULL:
+	case ERROR_HANDLE_DISK_FULL: errnum = ENOSPC; break;
+	case ERROR_NOT_ENOUGH_MEMORY:
+	case ERROR_OUTOFMEMORY: errnum = ENOMEM; break;
+	default: errnum = EIO;
+	}
+	e->sys_errno = errnum;
+	return -1;
+}
+
+void os_init(int *argc, char ***argv)
+{
+	int n = 0;
+	wchar_t **w = CommandLineToArgvW(GetCommandLineW(), &n);
+	char **a = w ? mem_array((size_t)n + 1, sizeof(char *)) : NULL;
+
+	SetConsoleOutputCP(CP_UTF8);
+	if (!a)
+		return;   /* keep the CRT's (ANSI) argv */
+	for (int i = 0; i < n; i++)
+		if (!(a[i] = os_utf8(w[i])))
+			return;
+	a[n] = NULL;
+	LocalFree(w);
+	*argc = n;
+	*argv = a;   /* lives as long as the process */
+}
+
+char *os_absolute(const char *path)
+{
+	wchar_t *w = os_wide(path), *full;
+	DWORD n;
+	char *r = NULL;
+
+	if (!w)
+		return mem_strdup(path);
+	n = GetFullPathNameW(w, 0, NULL, NULL);
+	full = n ? mem_array(n + 1, sizeof(wchar_t)) : NULL;
+	if (full && GetFullPathNameW(w, n + 1, full, NULL) > 0)
+		r = os_utf8(full);
+	mem_free(full);
+	mem_free(w);
+	return r ? r : mem_strdup(path);
+}
+
+static int set_errno(DWORD code)
+{
+	struct err e;
+
+	os_win_err(&e, code, "-");
+	errno = e.sys_errno;
+	return -1;
+}
+
+int os_rename(const char *from, const char *to)
+{
+	wchar_t *wf = os_wide(from), *wt = os_wide(to);
+	int rc;
+
+	if (!wf || !wt)
+		rc = -1;   /* errno set by os_wide */
+	else if (MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
+		rc = 0;
+	else
+		rc = set_errno(GetLastError());
+	mem_free(wf);
+	mem_free(wt);
+	return rc;
+}
+
+int os_unlink(const char *path)
+{
+	wchar_t *w = os_wide(path);
+	int rc;
+
+	if (!w)
+		rc = -1;
+	else
+		rc = DeleteFileW(w) ? 0 : set_errno(GetLastError());
+	mem_free(w);
+	return rc;
+}
+
+long os_getpid(void)
+{
+	return (long)GetCurrentProcessId();
+}
+
+FILE *os_fopen(const char *path, const char *mode)
+{
+	wchar_t *wp = os_wide(path), *wm = os_wide(mode);
+	FILE *f = NULL;
+
+	if (wp && wm)
+		f = _wfopen(wp, wm);
+	mem_free(wp);
+	mem_free(wm);
+	return f;
+}
+
+void os_kill_self(void)
+{
+	TerminateProcess(GetCurrentProcess(), 137);
+}
+
+void os_sleep_ms(unsigned ms)
+{
+	Sleep(ms);
+}
+
+int os_path_is_absolute(const char *path)
+{
+	if (!path)
+		return 0;
+	if (((path[0] >= 'A' && path[0] <= 'Z') || (path[0] >= 'a' && path[0] <= 'z')) &&
+	    path[1] == ':' && (path[2] == '\\' || path[2] == '/'))
+		return 1;
+	return (path[0] == '\\' && path[1] == '\\') || (path[0] == '/' && path[1] == '/');
+}
+
+static int is_sep(char c)
+{
+	return c == '/' || c == '\\';
+}
+
+/* Length of the prefix that is never created: "C:\", "\\server\share\". */
+static size_t root_len(const char *p)
+{
+	size_t i = 0;
+
+	if (((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z')) && p[1] == ':')
+		return is_sep(p[2]) ? 3 : 2;
+	if (is_sep(p[0]) && is_sep(p[1])) {
+		int parts = 0;
+		for (i = 2; p[i] && parts < 2; i++)
+			if (is_sep(p[i]))
+				parts++;
+		return i;
+	}
+	return is_sep(p[0]) ? 1 : 0;
+}
+
+static DWORD attrs(const char *path, DWORD *err)
+{
+	wchar_t *w = os_wide(path);
+	DWORD a = INVALID_FILE_ATTRIBUTES;
+
+	*err = ERROR_INVALID_NAME;
+	if (w) {
+		a = GetFileAttributesW(w);
+		*err = a == INVALID_FILE_ATTRIBUTES ? GetLastError() : 0;
+	}
+	mem_free(w);
+	return a;
+}
+
+int path_mkdirs(const char *path, mode_t mode, struct err *e)
+{
+	char *buf = mem_strdup(path);
+	size_t i;
+	int rc = -1;
+	DWORD a, code;
+
+	(void)mode;   /* Windows folders inherit their parent's ACL */
+	if (!buf)
+		return err_nomem(e, "creating a directory");
+	for (i = root_len(buf); ; i++) {
+		if ((is_sep(buf[i]) || buf[i] == '\0') && i > 0 && !is_sep(buf[i - 1])) {
+			char c = buf[i];
+			wchar_t *w;
+
+			buf[i] = '\0';
+			w = os_wide(buf);
+			if (!w) {
+				err_set(e, ERR_CLASS_INPUT, "cannot create directory '%s': not a valid UTF-8 name", buf);
+				goto out;
+			}
+			if (!CreateDirectoryW(w, NULL) && (code = GetLastError()) != ERROR_ALREADY_EXISTS &&
+			    code != ERROR_ACCESS_DENIED) {   /* a drive root answers "denied" */
+				mem_free(w);
+				os_win_err(e, code, "cannot create directory '%s'", buf);
+				goto out;
+			}
+			mem_free(w);
+			buf[i] = c;
+		}
+		if (!buf[i])
+			break;
+	}
+	a = attrs(path, &code);
+	if (a == INVALID_FILE_ATTRIBUTES) {
+		os_win_err(e, code, "cannot create directory '%s'", path);
+		goto out;
+	}
+	if (!(a & FILE_ATTRIBUTE_DIRECTORY)) {
+		err_set(e, ERR_CLASS_IO, "cannot create directory '%s': a file of that name is in the way", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	mem_free(buf);
+	return rc;
+}
+
+int path_sync_dir(const char *path, struct err *e)
+{
+	/* NTFS journals its metadata: a rename or create is durable once the
+	 * file itself was flushed (FlushFileBuffers on a directory handle
+	 * needs write access and adds nothing). */
+	DWORD code;
+
+	if (attrs(path, &code) == INVALID_FILE_ATTRIBUTES)
+		return os_win_err(e, code, "cannot open directory '%s' to sync it", path);
+	return 0;
+}
+
+static int remove_w(const wchar_t *w, const char *shown, struct err *e)
+{
+	DWORD a = GetFileAttributesW(w);
+	size_t n = wcslen(w);
+
+	if (a == INVALID_FILE_ATTRIBUTES) {
+		DWORD code = GetLastError();
+		return code == ERROR_FILE_NOT_FOUND || code == ERROR_PATH_NOT_FOUND ? 0 :
+			os_win_err(e, code, "cannot remove '%s'", shown);
+	}
+	if (a & FILE_ATTRIBUTE_READONLY)
+		SetFileAttributesW(w, a & ~(DWORD)FILE_ATTRIBUTE_READONLY);
+	if ((a & FILE_ATTRIBUTE_DIRECTORY) && !(a & FILE_ATTRIBUTE_REPARSE_POINT)) {
+		WIN32_FIND_DATAW fd;
+		wchar_t *pat = mem_array(n + 3, sizeof(wchar_t));
+		HANDLE h;
+
+		if (!pat)
+			return err_nomem(e, "removing a directory tree");
+		memcpy(pat, w, n * sizeof(wchar_t));
+		memcpy(pat + n, L"\\*", 3 * sizeof(wchar_t));
+		h = FindFirstFileW(pat, &fd);
+		mem_free(pat);
+		if (h != INVALID_HANDLE_VALUE) {
+			do {
+				size_t m = wcslen(fd.cFileName);
+				wchar_t *child;
+				int rc;
+				if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
+					continue;
+				child = mem_array(n + m + 2, sizeof(wchar_t));
+				if (!child) {
+					FindClose(h);
+					return err_nomem(e, "removing a directory tree");
+				}
+				memcpy(child, w, n * sizeof(wchar_t));
+				child[n] = L'\\';
+				memcpy(child + n + 1, fd.cFileName, (m + 1) * sizeof(wchar_t));
+				rc = remove_w(child, shown, e);
+				mem_free(child);
+				if (rc < 0) {
+					FindClose(h);
+					return -1;
+				}
+			} while (FindNextFileW(h, &fd));
+			FindClose(h);
+		}
+		if (!RemoveDirectoryW(w))
+			return os_win_err(e, GetLastError(), "cannot remove the directory tree '%s'", shown);
+		return 0;
+	}
+	if (a & FILE_ATTRIBUTE_DIRECTORY)   /* a junction: remove the link only */
+		return RemoveDirectoryW(w) ? 0 : os_win_err(e, GetLastError(), "cannot remove '%s'", shown);
+	return DeleteFileW(w) ? 0 : os_win_err(e, GetLastError(), "cannot remove '%s'", shown);
+}
+
+int path_remove_tree(const char *path, struct err *e)
+{
+	wchar_t *w = os_wide(path);
+	int rc;
+
+	if (!w)
+		return err_set(e, ERR_CLASS_INPUT, "cannot remove '%s': not a valid UTF-8 name", path);
+	rc = remove_w(w, path, e);
+	mem_free(w);
+	return rc;
+}
+
+int path_exists(const char *path)
+{
+	DWORD code;
+
+	return attrs(path, &code) != INVALID_FILE_ATTRIBUTES;
+}
