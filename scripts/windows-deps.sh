@@ -2,7 +2,7 @@
 # windows-deps.sh - the libraries for a mingw-w64 cross build (issue 11),
 # built from Debian's own sources.
 #
-# Usage: scripts/windows-deps.sh
+# Usage: scripts/windows-deps.sh [LIBRARY...]   (default: all of them)
 #
 # Installs the cross compiler and the tools with apt-get, then cross-builds,
 # static only, for x86_64-w64-mingw32, each library setupkit links against,
@@ -406,14 +406,18 @@ build_inih() {
 
 # --- main -------------------------------------------------------------------
 
+# Arguments: the libraries to build (default: all; libarchive needs zstd,
+# bzip2 and xz built first).
+want=" ${*:-zstd bzip2 xz libarchive sqlite3 openssl inih} "
+wants() { case $want in *" $1 "*) return 0 ;; esac; return 1; }
 MAKE_J="make -j$JOBS"
 mkdir -p "$PREFIX/lib/pkgconfig"
 write_zlib_pc
-build zstd       "$(src_of libzstd-dev libzstd1)"
-build bzip2      "$(src_of libbz2-dev libbz2-1.0)"
-build xz         "$(src_of liblzma-dev liblzma5)"
-build libarchive "$(src_of libarchive-dev libarchive13)"
-build sqlite3    "$(src_of libsqlite3-dev libsqlite3-0)"
-build openssl    "$(src_of libssl-dev libssl3)"
-build inih       "$(src_of libinih-dev libinih1)"
+wants zstd       && build zstd       "$(src_of libzstd-dev libzstd1)"
+wants bzip2      && build bzip2      "$(src_of libbz2-dev libbz2-1.0)"
+wants xz         && build xz         "$(src_of liblzma-dev liblzma5)"
+wants libarchive && build libarchive "$(src_of libarchive-dev libarchive13)"
+wants sqlite3    && build sqlite3    "$(src_of libsqlite3-dev libsqlite3-0)"
+wants openssl    && build openssl    "$(src_of libssl-dev libssl3)"
+wants inih       && build inih       "$(src_of libinih-dev libinih1)"
 exit 0

@@ -1,0 +1,403 @@
+#!/bin/sh
+# check.sh - the Windows end-to-end checks (`make check-windows`): the
+# cross-built register.exe registers real Windows DLLs under Wine, in a
+# private prefix made for this run, and the real registry is read back with
+# Wine's own reg.exe and regedit.exe. Wine's inetcomm.dll shows that a real
+# DLL's registration is applied and then removed exactly; the fixtures in
+# fixtures/ (cross-compiled here) cover a path with a space, DllInstall, a
+# crash, a missing import, a hang, and no entry point.
+#   usage: tests/windows/check.sh [WINBUILD]   (default: build/windows of
+#          this checkout; register.exe is WINBUILD/bin/register.exe)
+# Installs wine64 and the mingw-w64 compiler from Debian when missing (as
+# root; otherwise prints the apt-get line and fails). Writes only under its
+# mktemp directory: the prefix, HOME and TMPDIR of Wine (the wineserver's
+# socket directory too) are inside it, and it is removed at exit after the
+# prefix's wineserver is killed. Needs no terminal, no X and no network.
+# Traps, all found on Wine 8.0:
+#  - a process's exit code reaches the shell as wine64's, low 8 bits only:
+#    an unhandled 0xC0000005 in register.exe itself shows as 5, the code for
+#    "entry point failed"; 53 means wine64 could not start the program,
+#    124 that this script's timeout killed it.
+#  - the current directory is on the DLL search path (as on Windows), so
+#    Wine runs from an empty directory here: from the fixtures' build
+#    directory, needs_dep.dll would find skdep.dll and load.
+#  - regedit /e exits 0 even when the key does not exist; it then writes no
+#    file. Its files are UTF-16LE with a BOM and CRLF; reg.exe and mingw
+#    programs print CRLF. Wine's tasklist.exe prints nothing.
+set -u
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+WINBUILD=${1:-$SRC/build/windows}
+T=$(mktemp -d "${TMPDIR:-/tmp}/setupkit-windows-XXXXXX")
+PREFIX=$T/prefix
+WINE=""
+WINESERVER=""
+START=$(date +%s)
+
+cleanup() {
+	if [ -n "$WINESERVER" ] && [ -d "$PREFIX" ]; then
+		WINEPREFIX=$PREFIX "$WINESERVER" -k >/dev/null 2>&1
+		# -k sends SIGKILL; give the prefix's processes a moment to go.
+		sleep 1
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+PASS=0
+FAIL=0
+# printf, not echo: dash's echo would read the \ of registry paths as escapes.
+say() { printf '%s\n' "$*"; }
+ok()  { PASS=$((PASS + 1)); say "ok   $*"; }
+bad() { FAIL=$((FAIL + 1)); say "FAIL $*"; }
+show() { sed 's/^/     | /' "$1" | tail -"${2:-20}"; }
+finish() {
+	echo "($(($(date +%s) - START)) s in all)"
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ] || exit 1
+	exit 0
+}
+
+# --- tools: wine64 and the cross compiler, from Debian when missing ---
+
+# need_package PACKAGE: install PACKAGE with apt-get (root only), running
+# apt-get update and trying once more when the first install fails.
+need_package() {
+	line="apt-get install -y --no-install-recommends $1"
+	if [ "$(id -u)" -ne 0 ]; then
+		say "check.sh: the Debian package $1 is missing; as root run:" >&2
+		say "  $line" >&2
+		exit 1
+	fi
+	echo "check.sh: installing $1: $line"
+	if ! DEBIAN_FRONTEND=noninteractive $line >"$T/apt.log" 2>&1; then
+		if ! { apt-get update && DEBIAN_FRONTEND=noninteractive $line; } >>"$T/apt.log" 2>&1; then
+			echo "check.sh: cannot install $1:" >&2
+			tail -20 "$T/apt.log" >&2
+			exit 1
+		fi
+	fi
+}
+find_wine() {
+	WINE=$(command -v wine64 2>/dev/null) || WINE=""
+	[ -z "$WINE" ] && [ -x /usr/lib/wine/wine64 ] && WINE=/usr/lib/wine/wine64
+	WINESERVER=$(command -v wineserver 2>/dev/null) || WINESERVER=""
+	for s in /usr/lib/wine/wineserver64 /usr/lib/wine/wineserver; do
+		[ -z "$WINESERVER" ] && [ -x "$s" ] && WINESERVER=$s
+	done
+	[ -n "$WINE" ] && [ -n "$WINESERVER" ]
+}
+find_wine || { need_package wine64; find_wine; } || { echo "check.sh: no wine64 or wineserver after installing wine64" >&2; exit 1; }
+CC_WIN=x86_64-w64-mingw32-gcc
+OBJDUMP_WIN=x86_64-w64-mingw32-objdump
+command -v "$CC_WIN" >/dev/null 2>&1 || need_package gcc-mingw-w64-x86-64
+command -v "$CC_WIN" >/dev/null 2>&1 || { echo "check.sh: no $CC_WIN after installing gcc-mingw-w64-x86-64" >&2; exit 1; }
+
+WINBUILD=$(cd "$WINBUILD" 2>/dev/null && pwd) || WINBUILD=${1:-$SRC/build/windows}
+if [ ! -f "$WINBUILD/bin/register.exe" ]; then
+	bad "no $WINBUILD/bin/register.exe: run make windows first"
+	finish
+fi
+say "wine: $WINE ($("$WINE" --version 2>/dev/null)), register.exe: $WINBUILD/bin/register.exe"
+
+# --- the fixture DLLs ---
+
+FIX=$SRC/tests/windows/fixtures
+FB=$T/fixtures
+mkdir -p "$FB"
+# fixture NAME [cc args...]: NAME.dll from fixtures/NAME.c
+fixture() {
+	n=$1; shift
+	"$CC_WIN" -std=c11 -Wall -Wextra -Werror -O2 -shared -o "$FB/$n.dll" "$FIX/$n.c" "$@" >>"$FB/build.log" 2>&1
+}
+if fixture good -ladvapi32 && fixture crash -ladvapi32 && fixture skdep &&
+	fixture needs_dep "$FB/skdep.dll" -ladvapi32 && fixture hang -ladvapi32 &&
+	fixture noentry -Wl,--exclude-all-symbols &&
+	"$CC_WIN" -std=c11 -Wall -Wextra -Werror -O2 -o "$FB/pslist.exe" "$FIX/pslist.c" >>"$FB/build.log" 2>&1; then
+	ok "fixtures built with $CC_WIN"
+else
+	bad "fixtures built with $CC_WIN"
+	show "$FB/build.log"
+	finish
+fi
+# exports DLL: its export names, sorted, on one line
+exports() {
+	"$OBJDUMP_WIN" -p "$1" | awk '/^\[Ordinal\/Name Pointer\] Table/ { t = 1; next } t && /^\t\[/ { print $NF } t && /^$/ { t = 0 }' |
+		LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'
+}
+e=$(exports "$FB/good.dll")
+[ "$e" = "DllCanUnloadNow DllGetClassObject DllInstall DllRegisterServer DllUnregisterServer" ] &&
+	ok "good.dll exports undecorated DllRegisterServer, DllUnregisterServer, DllInstall, DllGetClassObject" ||
+	bad "good.dll exports: '$e'"
+e=$(exports "$FB/noentry.dll")
+[ -z "$e" ] && ok "noentry.dll exports nothing" || bad "noentry.dll exports '$e'"
+"$OBJDUMP_WIN" -p "$FB/needs_dep.dll" | grep -q 'DLL Name: skdep.dll' &&
+	ok "needs_dep.dll imports skdep.dll" || bad "needs_dep.dll does not import skdep.dll"
+
+# --- the prefix ---
+
+# Everything Wine writes stays under $T: the prefix, HOME (winemenubuilder
+# would write menus there; it is disabled too), TMPDIR (the wineserver's
+# socket directory). No Mono/Gecko install dialog, no X, no debug channels.
+mkdir -p "$T/home" "$T/tmp" "$T/cwd"
+WINEPREFIX=$PREFIX
+WINEDEBUG=-all
+WINEDLLOVERRIDES="mscoree,mshtml=;winemenubuilder.exe=d"
+HOME=$T/home
+TMPDIR=$T/tmp
+export WINEPREFIX WINEDEBUG WINEDLLOVERRIDES HOME TMPDIR
+unset DISPLAY WAYLAND_DISPLAY XDG_CONFIG_HOME XDG_DATA_HOME XDG_CACHE_HOME
+cd "$T/cwd" || exit 1
+
+# wine PROGRAM ARGS...: run a Windows program, stdin closed, killed after
+# WINE_TIMEOUT seconds (120) so no check can hang the script.
+wine() { timeout "${WINE_TIMEOUT:-120}" "$WINE" "$@" </dev/null; }
+
+t0=$(date +%s)
+if wine wineboot -i >"$T/wineboot.log" 2>&1 && timeout 120 "$WINESERVER" -w && [ -f "$PREFIX/system.reg" ]; then
+	ok "private prefix created by wineboot -i ($(($(date +%s) - t0)) s)"
+else
+	bad "private prefix created by wineboot -i"
+	show "$T/wineboot.log"
+	finish
+fi
+# From here on one persistent wineserver (killed at exit): no start-up per command.
+"$WINESERVER" -p
+
+C=$PREFIX/drive_c
+DIR='C:\setupkit test'
+mkdir -p "$C/setupkit test" "$C/Program Files/setupkit/bin"
+# needs_dep.dll without skdep.dll: its import is missing.
+cp "$FB/good.dll" "$FB/crash.dll" "$FB/needs_dep.dll" "$FB/hang.dll" "$FB/noentry.dll" "$C/setupkit test/"
+# register.exe (and whatever ships beside it) where an installer puts it,
+# in a path with a space, so its own child is started from one.
+cp -R "$WINBUILD/bin/." "$C/Program Files/setupkit/bin/"
+REGEXE='C:\Program Files\setupkit\bin\register.exe'
+ROOT='C:\sk-state'
+
+# --- helpers: the registry as Wine's own tools see it ---
+
+# reg_text FILE: a .reg file of regedit as UTF-8, without BOM and CRs.
+reg_text() {
+	if [ "$(od -An -tx1 -N2 "$1" | tr -d ' \n')" = fffe ]; then tail -c +3 "$1"; else cat "$1"; fi |
+		iconv -f UTF-16LE -t UTF-8 | tr -d '\r'
+}
+# reg_stable: a .reg text without the keys Wine itself changes behind our
+# back: HKCU\Software\Wine\Temporary System Parameters is volatile, gone
+# when the wineserver restarts and written again by user32 later.
+reg_stable() {
+	awk '/^\[/ { skip = index($0, "[HKEY_CURRENT_USER\\Software\\Wine\\Temporary System Parameters") == 1 } !skip'
+}
+# snap OUT KEY...: regedit /e of each KEY into OUT; a missing key is a
+# line "(no key KEY)", since regedit exits 0 and writes nothing for it.
+snap() {
+	out=$1; shift
+	: >"$out"
+	for k in "$@"; do
+		rm -f "$C/sk-export.reg"
+		wine regedit /e 'C:\sk-export.reg' "$k" >/dev/null 2>&1
+		if [ -f "$C/sk-export.reg" ]; then reg_text "$C/sk-export.reg" | reg_stable >>"$out"; else say "(no key $k)" >>"$out"; fi
+	done
+	rm -f "$C/sk-export.reg"
+}
+# same NAME A B: snapshots A and B are byte for byte equal
+same() {
+	if cmp -s "$2" "$3"; then ok "$1"; else bad "$1:"; diff "$2" "$3" >"$T/diff"; show "$T/diff" 30; fi
+}
+# query KEY: reg query KEY /s into $T/q (CRs removed); returns reg's exit code
+query() {
+	wine reg query "$1" /s >"$T/q.raw" 2>&1
+	qrc=$?
+	tr -d '\r' <"$T/q.raw" >"$T/q"
+	return $qrc
+}
+has() { # NAME KEY TEXT: KEY exists and its listing holds TEXT
+	if query "$2" && grep -qF -- "$3" "$T/q"; then ok "$1"; else bad "$1: '$2' lacks '$3'"; show "$T/q"; fi
+}
+hasnt() { # NAME KEY: KEY does not exist
+	if query "$2"; then bad "$1: '$2' exists"; show "$T/q"; else ok "$1"; fi
+}
+# register NAME WANT ARGS...: run register.exe ARGS; the exit code must be
+# WANT. Output (CRs removed) in $T/out, exit code in RC.
+register() {
+	name=$1 want=$2; shift 2
+	wine "$REGEXE" "$@" >"$T/out.raw" 2>&1
+	RC=$?
+	tr -d '\r' <"$T/out.raw" >"$T/out"
+	if [ "$RC" -eq "$want" ]; then ok "$name: exit $RC"; else bad "$name: exit $RC, want $want"; show "$T/out"; fi
+}
+says() { # NAME TEXT: the last register output holds TEXT
+	if grep -qF -- "$2" "$T/out"; then ok "$1"; else bad "$1: '$2' not in the output"; show "$T/out"; fi
+}
+
+# --- g. the command line ---
+
+register "register.exe --help" 0 --help
+says "--help prints the usage" "usage: register"
+register "register.exe --version" 0 --version
+grep -q '^register (setupkit) [0-9][0-9.]*' "$T/out" && ok "--version prints a version: $(head -1 "$T/out")" ||
+	{ bad "--version prints no 'register (setupkit) VERSION'"; show "$T/out"; }
+
+# --- a. inetcomm.dll, a real DLL of Wine's, registered and removed exactly ---
+
+# Verified with Wine 8.0's own regsvr32: these 18 classes and the mhtml
+# protocol handler are what inetcomm's DllRegisterServer writes.
+INETCOMM_CLSIDS='{05300401-BCBC-11D0-85E3-00C04FD85AB4} {0DF2C7EC-3435-11D0-81D0-00C04FD85AB4}
+{5A580C11-E5EB-11D1-A86E-0000F8084F96} {BB847B8A-054A-11D2-A894-0000F8084F96}
+{EA678830-235D-11D2-A8B6-0000F8084F96} {FD853CDB-7F86-11D0-8252-00C04FD85AB4}
+{FD853CDD-7F86-11D0-8252-00C04FD85AB4} {FD853CDE-7F86-11D0-8252-00C04FD85AB4}
+{FD853CDF-7F86-11D0-8252-00C04FD85AB4} {FD853CE3-7F86-11D0-8252-00C04FD85AB4}
+{FD853CE6-7F86-11D0-8252-00C04FD85AB4} {FD853CE7-7F86-11D0-8252-00C04FD85AB4}
+{FD853CE8-7F86-11D0-8252-00C04FD85AB4} {FD853CE9-7F86-11D0-8252-00C04FD85AB4}
+{FD853CEA-7F86-11D0-8252-00C04FD85AB4} {FD853CEB-7F86-11D0-8252-00C04FD85AB4}'
+INETCOMM='C:\windows\system32\inetcomm.dll'
+# inetcomm_classes: the CLSIDs above whose InprocServer32 is inetcomm.dll
+# now, one a line, in $T/present; the others in $T/absent.
+inetcomm_classes() {
+	: >"$T/present"
+	: >"$T/absent"
+	for c in $INETCOMM_CLSIDS; do
+		if query "HKCR\\CLSID\\$c\\InprocServer32" && grep -qiF "REG_SZ    $INETCOMM" "$T/q"; then
+			echo "$c" >>"$T/present"
+		else
+			echo "$c" >>"$T/absent"
+		fi
+	done
+	query 'HKCR\PROTOCOLS\Handler\mhtml' && echo mhtml >>"$T/present" || echo mhtml >>"$T/absent"
+}
+# The keys whose exports must come back byte for byte: all of HKLM\Software
+# (so a stray write anywhere, the capture key of register.exe included,
+# shows), HKCR\CLSID as programs see it, and HKCU.
+SNAPKEYS='HKEY_LOCAL_MACHINE\Software HKEY_CLASSES_ROOT\CLSID HKEY_CURRENT_USER'
+# shellcheck disable=SC2086 # SNAPKEYS is a list of keys without spaces
+snap "$T/wineboot.snap" $SNAPKEYS
+inetcomm_classes
+[ ! -s "$T/absent" ] && ok "wineboot registered inetcomm's 18 classes and the mhtml handler" ||
+	{ bad "wineboot left these of inetcomm's classes unregistered:"; show "$T/absent"; }
+wine regsvr32 /u /s inetcomm.dll >"$T/out" 2>&1
+r=$?
+inetcomm_classes
+[ "$r" -eq 0 ] && [ ! -s "$T/present" ] && ok "Wine's regsvr32 /u /s inetcomm.dll removed them all" ||
+	{ bad "Wine's regsvr32 /u inetcomm.dll (exit $r) left:"; show "$T/present"; show "$T/out"; }
+# shellcheck disable=SC2086
+snap "$T/before.snap" $SNAPKEYS
+
+register "register inetcomm.dll" 0 --root "$ROOT" "$INETCOMM"
+inetcomm_classes
+[ ! -s "$T/absent" ] && ok "inetcomm's 18 classes and the mhtml handler are in the registry, InprocServer32 = $INETCOMM" ||
+	{ bad "missing after register inetcomm.dll:"; show "$T/absent"; }
+has "HKCR\\CLSID\\{FD853CDB-...} (CLSID_IMimeBody) is registered" \
+	'HKCR\CLSID\{FD853CDB-7F86-11D0-8252-00C04FD85AB4}' 'CLSID_IMimeBody'
+has "HKCR\\CLSID\\{05300401-...} is registered with ThreadingModel Both" \
+	'HKCR\CLSID\{05300401-BCBC-11D0-85E3-00C04FD85AB4}\InprocServer32' 'ThreadingModel    REG_SZ    Both'
+# shellcheck disable=SC2086
+snap "$T/registered.snap" $SNAPKEYS
+same "the registry after register inetcomm.dll equals the one Wine's regsvr32 made" "$T/wineboot.snap" "$T/registered.snap"
+[ -f "$C/sk-state/var/lib/setupkit/state.db" ] && ok "the state database is in --root: C:\\sk-state\\var\\lib\\setupkit\\state.db" ||
+	bad "no state database at C:\\sk-state\\var\\lib\\setupkit\\state.db"
+
+register "unregister inetcomm.dll" 0 --root "$ROOT" /u "$INETCOMM"
+inetcomm_classes
+[ ! -s "$T/present" ] && ok "inetcomm's classes are gone after /u" || { bad "left after /u inetcomm.dll:"; show "$T/present"; }
+# shellcheck disable=SC2086
+snap "$T/after.snap" $SNAPKEYS
+same "/u inetcomm.dll removes exactly what it wrote: HKLM\\Software, HKCR\\CLSID and HKCU as before" \
+	"$T/before.snap" "$T/after.snap"
+
+# --- b. good.dll in a path with a space; DllInstall ---
+
+GOOD='{5E7A0001-0000-4000-8000-00000000B001}'
+# A value owned by nobody, beside the keys good.dll writes: it must stay.
+wine reg add 'HKLM\Software\SetupkitTest\Precious' /ve /d 'keep me' /f >"$T/out" 2>&1 &&
+	ok "seeded HKLM\\Software\\SetupkitTest\\Precious" || { bad "reg add HKLM\\Software\\SetupkitTest\\Precious"; show "$T/out"; }
+GOODKEYS="HKEY_LOCAL_MACHINE\\Software\\SetupkitTest HKEY_CLASSES_ROOT\\CLSID\\$GOOD"
+# shellcheck disable=SC2086
+snap "$T/good0.snap" $GOODKEYS
+
+register "register '$DIR\\good.dll'" 0 --root "$ROOT" "$DIR\\good.dll"
+says "the message names the module" "good.dll"
+has "good's class: description" "HKCR\\CLSID\\$GOOD" 'REG_SZ    Setupkit Test Good'
+has "good's InprocServer32 = its path with the space" "HKCR\\CLSID\\$GOOD\\InprocServer32" \
+	"(Default)    REG_SZ    $DIR\\good.dll"
+has "good's ThreadingModel = Both" "HKCR\\CLSID\\$GOOD\\InprocServer32" 'ThreadingModel    REG_SZ    Both'
+has "good's REG_SZ value" 'HKLM\Software\SetupkitTest\Good' 'Name    REG_SZ    good'
+has "good's REG_DWORD value" 'HKLM\Software\SetupkitTest\Good' 'Level    REG_DWORD    0x7'
+
+register "register /i:hello /n good.dll" 0 --root "$ROOT" /i:hello /n "$DIR\\good.dll"
+has "DllInstall got the command line: Install = hello" 'HKLM\Software\SetupkitTest\Good' 'Install    REG_SZ    hello'
+
+register "unregister good.dll" 0 --root "$ROOT" /u "$DIR\\good.dll"
+hasnt "good's class is gone" "HKCR\\CLSID\\$GOOD"
+hasnt "HKLM\\Software\\SetupkitTest\\Good is gone" 'HKLM\Software\SetupkitTest\Good'
+has "Precious survives" 'HKLM\Software\SetupkitTest\Precious' 'keep me'
+# shellcheck disable=SC2086
+snap "$T/good1.snap" $GOODKEYS
+same "register + /i + /u of good.dll leaves HKLM\\Software\\SetupkitTest and its class as before" \
+	"$T/good0.snap" "$T/good1.snap"
+
+# --- c.-f. failures: the exit code, the message, and nothing written ---
+
+snap "$T/fail0.snap" 'HKEY_LOCAL_MACHINE\Software\SetupkitTest'
+
+register "crash.dll crashes" 6 --root "$ROOT" "$DIR\\crash.dll"
+says "crash: the exception is named" "crashed in DllRegisterServer: exception 0xC0000005"
+says "crash: the registry is unchanged" "the registry is unchanged"
+hasnt "crash: its half write was not applied" 'HKLM\Software\SetupkitTest\Crash'
+
+register "needs_dep.dll without skdep.dll" 3 --root "$ROOT" "$DIR\\needs_dep.dll"
+says "needs_dep: the missing import is named" "missing library 'skdep.dll'"
+hasnt "needs_dep: nothing written" 'HKLM\Software\SetupkitTest\NeedsDep'
+
+# The prefix's own processes (pslist.exe asks the wineserver of this
+# prefix, so other Wine users of the machine do not count).
+PSLIST=$FB/pslist.exe
+wine "$PSLIST" >"$T/ps0.raw" 2>&1 && grep -q 'services\.exe' "$T/ps0.raw" &&
+	ok "pslist.exe lists the prefix's processes" || { bad "pslist.exe lists nothing"; show "$T/ps0.raw"; }
+t0=$(date +%s)
+register "hang.dll with --timeout 2" 7 --root "$ROOT" --timeout 2 "$DIR\\hang.dll"
+t=$(($(date +%s) - t0))
+[ "$t" -lt 30 ] && ok "hang: register.exe returned after $t s" || bad "hang: register.exe took $t s"
+# A killed job may take a moment to go: wait up to 5 s for it.
+i=0
+while :; do
+	wine "$PSLIST" 2>&1 | tr -d '\r' >"$T/ps"
+	grep -qi -e 'register\.exe' -e 'hang' "$T/ps" || break
+	i=$((i + 1))
+	[ "$i" -ge 10 ] && break
+	sleep 0.5
+done
+if grep -qi -e 'register\.exe' -e 'hang' "$T/ps"; then
+	bad "hang: processes left behind:"
+	show "$T/ps"
+else
+	ok "hang: no register.exe process is left in the prefix"
+fi
+# and no Linux process of this prefix still holds hang.dll
+left=""
+for p in /proc/[0-9]*; do
+	grep -qF "WINEPREFIX=$PREFIX" "$p/environ" 2>/dev/null || continue
+	tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qi -e 'register\.exe' -e 'hang\.dll' && left="$left ${p#/proc/}"
+done
+[ -z "$left" ] && ok "hang: ps shows no process of this prefix running register.exe" ||
+	bad "hang: processes left (pid$left): $(for p in $left; do tr '\0' ' ' <"/proc/$p/cmdline" | sed 's/ *$//'; done)"
+hasnt "hang: its write before hanging was not applied" 'HKLM\Software\SetupkitTest\Hang'
+
+register "noentry.dll has no DllRegisterServer" 4 --root "$ROOT" "$DIR\\noentry.dll"
+register "a DLL that does not exist" 3 --root "$ROOT" "$DIR\\nope.dll"
+register "/s keeps the exit code" 4 --root "$ROOT" /s "$DIR\\noentry.dll"
+[ ! -s "$T/out" ] && ok "/s prints nothing" || { bad "/s printed:"; show "$T/out"; }
+
+snap "$T/fail1.snap" 'HKEY_LOCAL_MACHINE\Software\SetupkitTest'
+same "the failures leave HKLM\\Software\\SetupkitTest unchanged" "$T/fail0.snap" "$T/fail1.snap"
+
+# --- the state database survived all of it ---
+
+DB=$C/sk-state/var/lib/setupkit/state.db
+if ! command -v sqlite3 >/dev/null 2>&1; then
+	echo "skip integrity_check of the state database: no sqlite3 CLI (scripts/deps.sh test installs it)"
+elif [ -f "$DB" ]; then
+	r=$(sqlite3 "$DB" 'PRAGMA integrity_check' 2>&1)
+	[ "$r" = ok ] && ok "integrity_check of C:\\sk-state's state database: ok" || bad "integrity_check: $r"
+fi
+
+finish
