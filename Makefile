@@ -17,7 +17,7 @@ DESTDIR ?=
 CC      ?= cc
 SANITIZE ?= 0
 
-PKGS      := libarchive zlib sqlite3 libcrypto inih
+PKGS      := libarchive zlib sqlite3 libcrypto
 # Lazy (=): evaluated when a recipe runs, after scripts/deps.sh installed them.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -ldl -lpthread

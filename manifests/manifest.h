@@ -1,16 +1,17 @@
 /*
  * manifest.h - the text formats setupkit reads and writes: product
  * definition, media manifest, service-pack definition and manifest, answer
- * file. All are INI files parsed with inih; FORMAT.md documents them.
+ * file. All are INI files (manifest_ini.c); FORMAT.md documents them.
  *
  * A loaded manifest is plain data: the structs below are filled by
  * manifest_load*() and owned by the struct manifest (manifest_free frees
  * everything). Every element remembers the line it came from, so later
  * checks (the planner, mkmedia) can report "file:line: ...".
  *
- * Trap: inih as built by Debian reads lines into a 200-byte buffer, so a
- * line holds at most MANIFEST_MAX_LINE bytes before its newline; a longer
- * line is an error naming the line, never silently split.
+ * Trap: lines are read into a 200-byte buffer (inih's size, kept when
+ * setupkit stopped using inih), so a line holds at most MANIFEST_MAX_LINE
+ * bytes before its newline; a longer line is an error naming the line,
+ * never silently split.
  */
 #ifndef SETUPKIT_MANIFEST_H
 #define SETUPKIT_MANIFEST_H

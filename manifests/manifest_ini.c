@@ -1,27 +1,30 @@
 /*
- * manifest_ini.c - reading an INI file into a generic document with inih.
+ * manifest_ini.c - reading an INI file into a generic document.
  *
- * inih, as Debian builds it, does not pass line numbers to the handler and
- * reads at most INI_MAX_LINE-1 bytes per line. We feed it through our own
- * reader (ini_parse_stream), which counts lines, keeps the raw text of the
- * current line, and notices a line that does not fit, so that every error is
- * reported at its real line and a long line is refused instead of split.
+ * The syntax is inih's (r55 as Debian builds it, which setupkit used until
+ * the Windows build could not get its source; see FORMAT.md): a line is
+ * trimmed; blank lines and lines starting with ';' or '#' are comments;
+ * "[name]" starts a section; "key = value" or "key: value" sets a key, and
+ * in an unquoted value ';' after whitespace starts a comment; an indented
+ * line right after a key would continue its value (refused here); a UTF-8
+ * BOM on line 1 is skipped. Every error is reported at its real line, and
+ * a line longer than MANIFEST_MAX_LINE is refused instead of split.
  *
  * Quoting: a value that starts with '"' is taken from the raw line and runs to
  * the closing quote; inside, \" and \\ are the only escapes. That keeps
- * leading or trailing spaces and " ;" that inih would otherwise treat as a
+ * leading or trailing spaces and " ;" that would otherwise be taken as a
  * comment. Unquoted values are trimmed, and " ;" starts a comment.
  */
 #include "manifest_private.h"
 
-#include <ini.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/mem.h"
 
-#define INI_LINE_BUF 200      /* Debian's INI_MAX_LINE */
+#define INI_LINE_BUF 200      /* a line with its '\n' and NUL (inih's INI_MAX_LINE) */
 
 struct ini_reader_state {
 	const char *p, *end;
@@ -60,7 +63,7 @@ static char *ini_read_line(char *str, int num, void *stream)
 	st->line++;
 	nl = memchr(st->p, '\n', (size_t)(st->end - st->p));
 	n = nl ? (size_t)(nl - st->p) + 1 : (size_t)(st->end - st->p);
-	/* Content (without '\n') beyond MANIFEST_MAX_LINE does not fit inih's buffer. */
+	/* Content (without '\n') beyond MANIFEST_MAX_LINE does not fit the buffer. */
 	if (n - (nl ? 1 : 0) > MANIFEST_MAX_LINE || n > cap) {
 		if (!st->failed) {
 			err_at(st->e, st->doc->file, st->line,
@@ -68,7 +71,7 @@ static char *ini_read_line(char *str, int num, void *stream)
 			       MANIFEST_MAX_LINE);
 			st->failed = 1;
 		}
-		/* Hand inih an empty line and skip the rest of this one. */
+		/* Hand back an empty line and skip the rest of this one. */
 		st->p += n;
 		str[0] = '\n';
 		str[1] = '\0';
@@ -147,7 +150,7 @@ static char *value_from_raw(struct ini_reader_state *st, const char *cooked)
 	const char *p = st->raw;
 	char *out, *o;
 
-	/* inih splits at the first '=' or ':'. */
+	/* The key ends at the first '=' or ':'. */
 	p += strcspn(p, "=:");
 	if (*p)
 		p++;
@@ -227,8 +230,8 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 	/* A continuation line (indented) comes back with the same key. */
 	/* The reader added the section when it saw its header line. */
 	s = &doc->sec[doc->nsec - 1];
-	/* inih (built with multi-line values) hands an indented line after a
-	 * key back as more of that key's value. */
+	/* An indented line after a key comes back as more of that key's
+	 * value (inih's multi-line values). */
 	if ((st->raw[0] == ' ' || st->raw[0] == '\t') && s->nkv && strcmp(s->kv[s->nkv - 1].raw_key, name) == 0)
 		return fail_at(st, st->line, "indented line continues the value of '%s'; continuation lines are not supported, put the value on one line", name);
 	{
@@ -285,9 +288,8 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 }
 
 /*
- * inih does not call the handler for a section header (Debian builds it
- * without INI_CALL_HANDLER_ON_NEW_SECTION), and an empty section would be
- * lost. So the reader wrapper below watches for header lines itself.
+ * Read the next line and, when it is a section header, add the section
+ * (with its checks); the tokenizer below only notes its name.
  */
 static char *ini_read_line_sections(char *str, int num, void *stream)
 {
@@ -299,7 +301,7 @@ static char *ini_read_line_sections(char *str, int num, void *stream)
 		return r;
 	p = st->raw;
 	if (st->line == 1 && strncmp(p, "\xef\xbb\xbf", 3) == 0)
-		p += 3;   /* UTF-8 BOM, which inih skips too */
+		p += 3;   /* UTF-8 BOM, which the tokenizer skips too */
 	while (*p == ' ' || *p == '\t')
 		p++;
 	if (*p == '[') {
@@ -308,7 +310,7 @@ static char *ini_read_line_sections(char *str, int num, void *stream)
 		size_t n;
 
 		if (!close)
-			return r;   /* inih reports the syntax error */
+			return r;   /* the tokenizer reports the syntax error */
 		n = (size_t)(close - p - 1);
 		memcpy(name, p + 1, n);
 		name[n] = '\0';
@@ -338,6 +340,85 @@ static char *ini_read_line_sections(char *str, int num, void *stream)
 	return r;
 }
 
+static char *rstrip(char *s)
+{
+	char *p = s + strlen(s);
+
+	while (p > s && isspace((unsigned char)p[-1]))
+		*--p = '\0';
+	return s;
+}
+
+static char *lskip(const char *s)
+{
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	return (char *)s;
+}
+
+/* The first of chars in s, or the ';' of an inline comment (one that
+ * follows whitespace), or the end of s. */
+static char *find_chars_or_comment(const char *s, const char *chars)
+{
+	int was_space = 0;
+
+	while (*s && (!chars || !strchr(chars, *s)) && !(was_space && *s == ';')) {
+		was_space = isspace((unsigned char)*s);
+		s++;
+	}
+	return (char *)s;
+}
+
+/* Split each line into a section header or a key and value for
+ * ini_handler_cb. Returns 0, or the number of the first line that is not
+ * valid syntax. */
+static int ini_tokenize(struct ini_reader_state *st)
+{
+	char line[INI_LINE_BUF], section[INI_LINE_BUF] = "", prev_name[INI_LINE_BUF] = "";
+	int error = 0;
+
+	while (ini_read_line_sections(line, (int)sizeof(line), st)) {
+		char *start = line, *end;
+
+		if (st->line == 1 && strncmp(start, "\xef\xbb\xbf", 3) == 0)
+			start += 3;
+		start = lskip(rstrip(start));
+		if (*start == '\0' || *start == ';' || *start == '#') {
+			/* a blank line or a comment */
+		} else if (*prev_name && start > line) {
+			/* indented: more of the previous key's value */
+			if (!ini_handler_cb(st, section, prev_name, start) && !error)
+				error = st->line;
+		} else if (*start == '[') {
+			end = find_chars_or_comment(start + 1, "]");
+			if (*end == ']') {
+				*end = '\0';
+				snprintf(section, sizeof(section), "%s", start + 1);
+				*prev_name = '\0';
+			} else if (!error) {
+				error = st->line;
+			}
+		} else {
+			end = find_chars_or_comment(start, "=:");
+			if (*end == '=' || *end == ':') {
+				char *name, *value;
+				*end = '\0';
+				name = rstrip(start);
+				value = end + 1;
+				end = find_chars_or_comment(value, NULL);
+				*end = '\0';
+				value = rstrip(lskip(value));
+				snprintf(prev_name, sizeof(prev_name), "%s", name);
+				if (!ini_handler_cb(st, section, name, value) && !error)
+					error = st->line;
+			} else if (!error) {
+				error = st->line;
+			}
+		}
+	}
+	return error;
+}
+
 int ini_doc_parse(struct ini_doc *doc, const char *file, const char *text,
 		  size_t len, struct err *e)
 {
@@ -361,13 +442,11 @@ int ini_doc_parse(struct ini_doc *doc, const char *file, const char *text,
 			return err_at(e, file, line, "NUL byte in the file; a manifest is text");
 		}
 	}
-	rc = ini_parse_stream(ini_read_line_sections, &st, ini_handler_cb, &st);
+	rc = ini_tokenize(&st);
 	if (st.failed)
 		return -1;
 	if (rc > 0)
 		return err_at(e, file, rc, "syntax error: expected '[section]', 'key = value' or a comment");
-	if (rc < 0)
-		return err_nomem(e, "reading a manifest");
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
  * manifest_private.h - shared by the files of manifests/ only: the generic
- * INI document (sections with their keys and line numbers) that inih fills,
+ * INI document (sections with their keys and line numbers) that
+ * manifest_ini.c fills,
  * before the typed structs of manifest.h are built from it.
  */
 #ifndef SETUPKIT_MANIFEST_PRIVATE_H

@@ -22,7 +22,6 @@ have_pc libarchive || add libarchive-dev
 have_pc zlib       || add zlib1g-dev
 have_pc sqlite3    || add libsqlite3-dev
 have_pc libcrypto  || add libssl-dev
-have_pc inih       || add libinih-dev
 command -v zstd >/dev/null 2>&1 || add zstd
 command -v xz >/dev/null 2>&1 || add xz-utils
 command -v gzip >/dev/null 2>&1 || add gzip

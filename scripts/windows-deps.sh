@@ -11,7 +11,7 @@
 # the Linux build runs:
 #   libarchive (+ zstd, bzip2, xz: payloads are tar.zst by default and the
 #               reader takes .xz, .bz2 and LZMA 7z too; zlib is Debian's
-#               libz-mingw-w64-dev), sqlite3, openssl (libcrypto only), inih.
+#               libz-mingw-w64-dev), sqlite3, openssl (libcrypto only).
 # Sources are unpacked under build/windows/src, the libraries, headers and
 # .pc files go to build/windows/deps (use it with
 # PKG_CONFIG_LIBDIR=build/windows/deps/lib/pkgconfig pkg-config --static),
@@ -23,8 +23,9 @@
 # commands and exit 1.
 # When the archive no longer serves that version's source (a security update
 # replaced it), the newest version it serves is built, and said. When it
-# serves none (libinih 55's orig tarball is missing from the mirror this
-# project reaches), the script stops and says where to unpack one by hand.
+# serves none (as for libinih 55, whose tarballs the mirror this project
+# reaches answers 404 for: why setupkit parses INI itself now), the script
+# stops and says where to unpack one by hand.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -390,25 +391,11 @@ build_openssl() {
 	relocate_pc "$PREFIX/lib/pkgconfig/libcrypto.pc"
 }
 
-# inih: one file. Debian builds it with meson's default options, which are
-# ini.h's defaults (its inih.pc has no -D), so ini.c is compiled as it is.
-build_inih() {
-	d=$1
-	o=$W/obj/inih
-	rm -rf "$o"; mkdir -p "$o"
-	run inih "$CC" $CFLAGS_WIN -c "$d/ini.c" -o "$o/ini.o"
-	rm -f "$PREFIX/lib/libinih.a"
-	run inih "$AR" rcs "$PREFIX/lib/libinih.a" "$o/ini.o"
-	cp "$d/ini.h" "$PREFIX/include/"
-	v=$(sed -n "s/.*version *: *'\([^']*\)'.*/\1/p" "$d/meson.build" | head -n 1)
-	write_pc inih inih "simple .INI file parser" "$v" inih
-}
-
 # --- main -------------------------------------------------------------------
 
 # Arguments: the libraries to build (default: all; libarchive needs zstd,
 # bzip2 and xz built first).
-want=" ${*:-zstd bzip2 xz libarchive sqlite3 openssl inih} "
+want=" ${*:-zstd bzip2 xz libarchive sqlite3 openssl} "
 wants() { case $want in *" $1 "*) return 0 ;; esac; return 1; }
 MAKE_J="make -j$JOBS"
 mkdir -p "$PREFIX/lib/pkgconfig"
@@ -419,5 +406,4 @@ wants xz         && build xz         "$(src_of liblzma-dev liblzma5)"
 wants libarchive && build libarchive "$(src_of libarchive-dev libarchive13)"
 wants sqlite3    && build sqlite3    "$(src_of libsqlite3-dev libsqlite3-0)"
 wants openssl    && build openssl    "$(src_of libssl-dev libssl3)"
-wants inih       && build inih       "$(src_of libinih-dev libinih1)"
 exit 0

@@ -61,6 +61,9 @@ static const struct bad_case cases[] = {
 	{ H "[ ] ; <<\n", MANIFEST_PRODUCT, "empty section name" },
 	{ H "[component d] x ; <<\n", MANIFEST_PRODUCT, "text after ']' of section [component d]" },
 	{ H "[file f]\ncomponent = c\n  more ; <<\n", MANIFEST_PRODUCT, "indented line continues the value of 'component'" },
+	/* a key longer than inih's 50-byte name buffer: the indented line is
+	 * still refused as a continuation of it (inih passed a cut name) */
+	{ H "[file f]\ncomponent = c\nx" LONG50 " = 1\n  more ; <<\n", MANIFEST_PRODUCT, "indented line continues the value of 'x" },
 	{ H F "dest = {app}/" LONG50 LONG50 LONG50 LONG50 " ; <<\n", MANIFEST_PRODUCT, "line is longer than 198 bytes" },
 	/* quoting */
 	{ H "[file f]\ncomponent = c\nsource = \"abc ; <<\n", MANIFEST_PRODUCT, "missing closing quote in the value" },
