@@ -17,10 +17,13 @@ FAIL=0
 # make valgrind (SK_VALGRIND set): the tools run under tests/valgrind.sh,
 # which records each run it found errors in; finish counts those here, so
 # a run that was expected to fail still fails the script.
-# SETUP_BIN is the executable itself (to copy it somewhere), and "$VG"
-# the prefix that runs such a copy the way $SETUP runs (empty normally).
+# SETUP_BIN and REGISTER_BIN are the executables themselves (to copy one
+# somewhere, or to look at a root without valgrind: see snapshot), and
+# "$VG" the prefix that runs such a copy the way $SETUP runs (empty
+# normally).
 VG_FAILED0=0
 SETUP_BIN=$SETUP
+REGISTER_BIN=$REGISTER
 VG=""
 if [ -n "${SK_VALGRIND:-}" ]; then
 	VG="sh $SRC/tests/valgrind.sh"
@@ -165,12 +168,15 @@ new_root() { # name -> prints the path of a fresh, empty root
 }
 
 # snapshot ROOT OUT: everything a user could see, with the root's own path
-# replaced by ROOT so snapshots of different roots compare.
+# replaced by ROOT so snapshots of different roots compare. It looks with
+# the tools run natively, even under make valgrind: a script takes dozens
+# of snapshots of five tool runs each, and `status` and `query` are checked
+# under valgrind by the tests that call them as $SETUP and $REGISTER.
 snapshot() {
 	root=$1 out=$2
 	# Opening a root creates its state directory; do it first so every
 	# snapshot sees the same var/lib.
-	"$SETUP" -q status --root "$root" >/dev/null 2>&1
+	"$SETUP_BIN" -q status --root "$root" >/dev/null 2>&1
 	(
 		cd "$root" || exit 1
 		find . -path ./var/lib/setupkit -prune -o -print | LC_ALL=C sort | while IFS= read -r p; do
@@ -185,8 +191,8 @@ snapshot() {
 		# Leftovers of a transaction anywhere, the state directory included.
 		find . \( -name '*.setupkit-new' -o -name '*.setupkit-old' -o -name 'stage-*' \) -print | sed 's/^/LEFTOVER /'
 		for k in HKLM HKCU HKU; do
-			"$REGISTER" --root "$root" query "$k" -r 2>/dev/null
+			"$REGISTER_BIN" --root "$root" query "$k" -r 2>/dev/null
 		done
-		"$SETUP" -q status --root "$root" --json 2>&1
+		"$SETUP_BIN" -q status --root "$root" --json 2>&1
 	) | sed "s|$root|ROOT|g" >"$out"
 }
