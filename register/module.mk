@@ -1,11 +1,11 @@
 # register/: the registry store, module API, out-of-process runner, .reg
 # files; the `register` tool; test modules under tests/fixtures/modules.
 REGISTER_SRCS := register/reg_store.c register/reg_capture.c register/reg_hresult.c \
-	register/reg_runner.c register/reg_regfile.c
+	register/reg_runner.c register/reg_regfile.c register/reg_deps.c
 # POSIX: keys in the SQLite store, the module API the tool exports to
 # modules, ELF diagnosis. Windows: the real registry, modules call advapi32.
 REGISTER_POSIX_SRCS := register/reg_keys_sqlite.c register/reg_api.c register/reg_winreg.c \
-	register/reg_deps.c register/reg_child_posix.c
+	register/reg_deps_posix.c register/reg_child_posix.c
 REGISTER_WIN32_SRCS := register/reg_keys_win32.c register/reg_deps_win32.c \
 	register/reg_child_win32.c
 LIB_REGISTER := $(B)/libregister.a

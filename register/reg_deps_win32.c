@@ -2,7 +2,7 @@
  * reg_deps_win32.c - explaining why a module does not load, on Windows: read
  * the import directory of its PE image without running any of its code,
  * and look for each imported DLL where LoadLibraryExW(path, NULL,
- * LOAD_WITH_ALTERED_SEARCH_PATH) would. The Windows twin of reg_deps.c:
+ * LOAD_WITH_ALTERED_SEARCH_PATH) would. The Windows twin of reg_deps_posix.c:
  * same contracts (reg.h), same message wording.
  *
  * Search order reproduced (the documented alternate search order, with
@@ -60,45 +60,6 @@
 #else
 #error "reg_deps_win32.c: unknown machine"
 #endif
-
-/* ---- a growing text buffer (as in reg_deps.c, without vasprintf) ---- */
-
-struct sbuf {
-	char *s;
-	size_t n, cap;
-	int oom;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...) ERR_PRINTF(2, 3);
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = 1;
-		return;
-	}
-	if (b->n + (size_t)n + 1 > b->cap) {
-		size_t cap = (b->n + (size_t)n + 1) * 2;
-		char *s = mem_realloc(b->s, cap);
-		if (!s) {
-			b->oom = 1;
-			return;
-		}
-		b->s = s;
-		b->cap = cap;
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->n, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->n += (size_t)n;
-}
 
 /* ---- names and folders ---- */
 
@@ -579,21 +540,6 @@ out:
 
 /* ---- the reg.h entry points ---- */
 
-void reg_deps_destroy(struct reg_deps *d)
-{
-	if (!d)
-		return;
-	for (size_t i = 0; i < d->nneeded; i++)
-		mem_free(d->needed[i]);
-	for (size_t i = 0; i < d->nsysdirs; i++)
-		mem_free(d->sysdirs[i]);
-	mem_free(d->needed);
-	mem_free(d->sysdirs);
-	mem_free(d->rpath);
-	mem_free(d->runpath);
-	memset(d, 0, sizeof(*d));
-}
-
 /* Windows: needed = the imported DLLs (see the top of this file), rpath and
  * runpath NULL, sysdirs = the folders searched after the module's own. */
 int reg_deps_read(const char *path, struct reg_deps *d, struct err *e)
@@ -637,7 +583,7 @@ char *reg_deps_diagnose(const char *module, int keep_env, int *bad_format, struc
 {
 	struct pe_info info;
 	struct dirlist d;
-	struct sbuf b = { NULL, 0, 0, 0 };
+	struct reg_sbuf b = { NULL, 0, 0, 0 };
 	char *origin;
 
 	(void)keep_env;
@@ -652,7 +598,7 @@ char *reg_deps_diagnose(const char *module, int keep_env, int *bad_format, struc
 		dl_add(&d, origin, strlen(origin), "the module's folder");
 	add_system_dirs(&d);
 
-	sb_add(&b, "%s", "");
+	reg_sb_add(&b, "%s", "");
 	for (size_t i = 0; i < info.nneeded && !d.oom && !b.oom; i++) {
 		const char *lib = info.needed[i];
 		int abs = os_path_is_absolute(lib), found = 0;
@@ -669,14 +615,14 @@ char *reg_deps_diagnose(const char *module, int keep_env, int *bad_format, struc
 			d.oom = 1;
 		if (found)
 			continue;
-		sb_add(&b, "%s  missing library '%s' (imported by the module); searched:",
+		reg_sb_add(&b, "%s  missing library '%s' (imported by the module); searched:",
 		       b.n ? "\n" : "", lib);
 		if (abs)
-			sb_add(&b, " the path itself");
+			reg_sb_add(&b, " the path itself");
 		else
 			for (size_t j = 0; j < d.n; j++)
-				sb_add(&b, "%s %s (%s)", j ? "," : "", d.dir[j], d.why[j]);
-		sb_add(&b, "\n  install the package providing '%s' or ship it beside the module", lib);
+				reg_sb_add(&b, "%s %s (%s)", j ? "," : "", d.dir[j], d.why[j]);
+		reg_sb_add(&b, "\n  install the package providing '%s' or ship it beside the module", lib);
 	}
 	for (size_t i = 0; i < info.nneeded; i++)
 		mem_free(info.needed[i]);

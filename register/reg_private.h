@@ -54,6 +54,18 @@ const char *reg_root_name(const char *lpath);
 int reg_keys_begin(struct reg_store *s, struct err *e);
 int reg_keys_end(struct reg_store *s, int commit, struct err *e);
 
+/* ---- missing-library diagnosis (reg_deps.c, shared by reg_deps_posix.c
+ * and reg_deps_win32.c) ---- */
+
+/* A growing text; oom is set (and the text kept as far as it got) when an
+ * allocation failed. */
+struct reg_sbuf {
+	char *s;
+	size_t n, cap;
+	int oom;
+};
+void reg_sb_add(struct reg_sbuf *b, const char *fmt, ...) ERR_PRINTF(2, 3);
+
 /* ---- running a child (reg_runner.c; platform side in reg_child_posix.c,
  * reg_child_win32.c) ---- */
 
