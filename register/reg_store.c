@@ -327,7 +327,12 @@ int reg_store_backup(struct reg_store *s, const char *dest, struct err *e)
 {
 	sqlite3 *d = NULL;
 	sqlite3_backup *b;
-	char *tmp = mem_printf("%s.tmp-%ld", dest, os_getpid());
+	char *tmp;
+
+	if (!reg_keys_in_store())
+		return err_set(e, ERR_CLASS_USAGE, "cannot back up the registry to '%s': here it is the "
+			       "system's own registry, not the state database (use export, or reg save)", dest);
+	tmp = mem_printf("%s.tmp-%ld", dest, os_getpid());
 	int rc = -1, step;
 	char os[160];
 
@@ -378,8 +383,13 @@ out:
 int reg_store_restore(struct reg_store *s, const char *src, struct err *e)
 {
 	char *sql = NULL;
-	char *q = sqlite3_mprintf("%Q", src);
+	char *q;
 	int rc = -1;
+
+	if (!reg_keys_in_store())
+		return err_set(e, ERR_CLASS_USAGE, "cannot restore the registry from '%s': here it is the "
+			       "system's own registry, not the state database (use import, or reg restore)", src);
+	q = sqlite3_mprintf("%Q", src);
 
 	if (!q)
 		return err_nomem(e, "restore");
