@@ -65,7 +65,11 @@ struct err {
 	char msg[ERR_MSG_MAX];   /* the whole message, "file:line: ..." included */
 };
 
-#if defined(__GNUC__)
+#if defined(__MINGW32__)
+/* mingw-w64: windows.mk sets __USE_MINGW_ANSI_STDIO, so vsnprintf is the
+ * C99 one (%zu, %lld); plain "printf" would check msvcrt's format. */
+#define ERR_PRINTF(a, b) __attribute__((format(gnu_printf, a, b)))
+#elif defined(__GNUC__)
 #define ERR_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define ERR_PRINTF(a, b)

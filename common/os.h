@@ -13,6 +13,7 @@
 #define SETUPKIT_OS_H
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "common/err.h"
 
@@ -21,7 +22,9 @@
  * POSIX. */
 void os_init(int *argc, char ***argv);
 
-/* fopen() of a UTF-8 path (Windows: _wfopen). */
+/* fopen() of a UTF-8 path (Windows: _wfopen, so without 'b' the file is
+ * in text mode and "\n" is written as CRLF; a mode with 'x' is made
+ * with _wopen(_O_CREAT | _O_EXCL), which msvcrt's fopen lacks). */
 FILE *os_fopen(const char *path, const char *mode);
 
 /* End this process at once, like SIGKILL: no atexit handlers, no flush
@@ -38,6 +41,51 @@ char *os_absolute(const char *path);
  * MOVEFILE_WRITE_THROUGH); -1 with errno. os_unlink: -1 with errno. */
 int os_rename(const char *from, const char *to);
 int os_unlink(const char *path);
+
+/* os_open flags: setupkit's names, mapped to the system's by os_open. */
+#define OS_O_RDONLY   0x01
+#define OS_O_WRONLY   0x02
+#define OS_O_CREAT    0x04
+#define OS_O_EXCL     0x08
+#define OS_O_NOFOLLOW 0x10   /* POSIX: O_NOFOLLOW; Windows: refuse a reparse point */
+#define OS_O_NONBLOCK 0x20   /* POSIX: O_NONBLOCK, so a FIFO cannot hang the open;
+			      * Windows: nothing (a file system holds no FIFOs) */
+
+/* open() of a UTF-8 path, never inherited by children (POSIX: O_CLOEXEC;
+ * Windows: _wopen with _O_BINARY | _O_NOINHERIT; mode only says whether
+ * the new file is writable). The fd works with read, write, fstat, close.
+ * -1 with errno. */
+int os_open(const char *path, int flags, int mode);
+
+/* A directory to create files in by name only (staging). POSIX: an
+ * O_DIRECTORY | O_NOFOLLOW fd, and the *_at calls use openat, symlinkat,
+ * unlinkat on it. Windows: a handle that refuses a reparse point and keeps
+ * the directory from being renamed or deleted while it is open; the *_at
+ * calls use dir, the path it was opened from. Close with close(). -1 with
+ * errno. */
+int os_dir_open(const char *dir);
+/* 1 when the directory of dfd is private (POSIX: ours, no group or other
+ * bits; Windows: always, a new folder inherits its parent's ACL), 0 when
+ * not, -1 with errno when it cannot be told. */
+int os_dir_is_private(int dfd);
+int os_open_at(int dfd, const char *dir, const char *name, int flags, int mode);
+int os_symlink_at(const char *target, int dfd, const char *dir, const char *name);
+int os_unlink_at(int dfd, const char *dir, const char *name);
+
+/* mkdir(), stat(), lstat() (Windows: no links to tell, so stat), symlink()
+ * (Windows: CreateSymbolicLinkW, which may need a privilege) of UTF-8
+ * paths; fsync() (Windows: _commit); fchmod() (Windows: nothing, a file's
+ * access is its ACL). All -1 with errno. */
+int os_mkdir(const char *path, int mode);
+int os_stat(const char *path, struct stat *st);
+int os_lstat(const char *path, struct stat *st);
+int os_symlink(const char *target, const char *path);
+int os_fsync(int fd);
+int os_fchmod(int fd, int mode);
+
+/* The last directory separator in path, or NULL: '/' (Windows: '/' or
+ * '\\'). path_basename and path_dirname split there. */
+const char *os_path_last_sep(const char *path);
 
 /* This process's id. */
 long os_getpid(void);

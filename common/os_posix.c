@@ -76,6 +76,11 @@ void os_sleep_ms(unsigned ms)
 		;
 }
 
+const char *os_path_last_sep(const char *path)
+{
+	return strrchr(path, '/');
+}
+
 int os_path_is_absolute(const char *path)
 {
 	return path && path[0] == '/';
@@ -165,4 +170,89 @@ int path_exists(const char *path)
 	struct stat st;
 
 	return lstat(path, &st) == 0;
+}
+
+/* ---- files: the POSIX calls as they were, always O_CLOEXEC ---- */
+
+static int posix_flags(int flags)
+{
+	int f = O_CLOEXEC;
+
+	f |= (flags & OS_O_WRONLY) ? O_WRONLY : O_RDONLY;
+	if (flags & OS_O_CREAT)
+		f |= O_CREAT;
+	if (flags & OS_O_EXCL)
+		f |= O_EXCL;
+	if (flags & OS_O_NOFOLLOW)
+		f |= O_NOFOLLOW;
+	if (flags & OS_O_NONBLOCK)
+		f |= O_NONBLOCK;
+	return f;
+}
+
+int os_open(const char *path, int flags, int mode)
+{
+	return open(path, posix_flags(flags), (mode_t)mode);
+}
+
+int os_dir_open(const char *dir)
+{
+	return open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int os_dir_is_private(int dfd)
+{
+	struct stat st;
+
+	if (fstat(dfd, &st) != 0)
+		return -1;
+	return st.st_uid == geteuid() && !(st.st_mode & 077);
+}
+
+int os_open_at(int dfd, const char *dir, const char *name, int flags, int mode)
+{
+	(void)dir;
+	return openat(dfd, name, posix_flags(flags), (mode_t)mode);
+}
+
+int os_symlink_at(const char *target, int dfd, const char *dir, const char *name)
+{
+	(void)dir;
+	return symlinkat(target, dfd, name);
+}
+
+int os_unlink_at(int dfd, const char *dir, const char *name)
+{
+	(void)dir;
+	return unlinkat(dfd, name, 0);
+}
+
+int os_mkdir(const char *path, int mode)
+{
+	return mkdir(path, (mode_t)mode);
+}
+
+int os_stat(const char *path, struct stat *st)
+{
+	return stat(path, st);
+}
+
+int os_lstat(const char *path, struct stat *st)
+{
+	return lstat(path, st);
+}
+
+int os_symlink(const char *target, const char *path)
+{
+	return symlink(target, path);
+}
+
+int os_fsync(int fd)
+{
+	return fsync(fd);
+}
+
+int os_fchmod(int fd, int mode)
+{
+	return fchmod(fd, (mode_t)mode);
 }

@@ -3,12 +3,18 @@
  * call converts its UTF-8 strings to UTF-16 and uses the wide (W) API.
  * Paths may use '/' or '\' (Win32 takes both); a drive ("C:") or UNC
  * ("\\server\share") prefix is never created or removed.
+ * Files: fds come from _wopen (binary, not inherited); "no follow" refuses
+ * a reparse point (a symlink or junction) by its attributes before the
+ * open, which, unlike O_NOFOLLOW, leaves a window for a race.
  */
 #include "os.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <io.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <windows.h>
 #include <shellapi.h>
 
@@ -167,13 +173,44 @@ long os_getpid(void)
 	return (long)GetCurrentProcessId();
 }
 
+/* msvcrt's fopen knows no 'x' (C11: create, fail if it exists): such a
+ * mode is opened with _wopen(_O_CREAT | _O_EXCL) and handed to _wfdopen. */
+static FILE *fopen_excl(const wchar_t *wp, const char *mode)
+{
+	wchar_t wm[8];
+	size_t n = 0;
+	int flags = _O_CREAT | _O_EXCL | _O_NOINHERIT | _O_TEXT, fd;
+	FILE *f;
+
+	for (const char *m = mode; *m && n + 1 < sizeof(wm) / sizeof(wm[0]); m++) {
+		if (*m == 'x')
+			continue;
+		if (*m == 'b')
+			flags = (flags & ~_O_TEXT) | _O_BINARY;
+		wm[n++] = (wchar_t)*m;
+	}
+	wm[n] = L'\0';
+	if (mode[0] != 'w') {
+		errno = EINVAL;
+		return NULL;
+	}
+	flags |= strchr(mode, '+') ? _O_RDWR : _O_WRONLY;
+	fd = _wopen(wp, flags, _S_IREAD | _S_IWRITE);
+	if (fd < 0)
+		return NULL;
+	f = _wfdopen(fd, wm);
+	if (!f)
+		_close(fd);
+	return f;
+}
+
 FILE *os_fopen(const char *path, const char *mode)
 {
 	wchar_t *wp = os_wide(path), *wm = os_wide(mode);
 	FILE *f = NULL;
 
 	if (wp && wm)
-		f = _wfopen(wp, wm);
+		f = strchr(mode, 'x') ? fopen_excl(wp, mode) : _wfopen(wp, wm);
 	mem_free(wp);
 	mem_free(wm);
 	return f;
@@ -202,6 +239,16 @@ int os_path_is_absolute(const char *path)
 static int is_sep(char c)
 {
 	return c == '/' || c == '\\';
+}
+
+const char *os_path_last_sep(const char *path)
+{
+	const char *s = NULL;
+
+	for (; *path; path++)
+		if (is_sep(*path))
+			s = path;
+	return s;
 }
 
 /* Length of the prefix that is never created: "C:\", "\\server\share\". */
@@ -368,4 +415,172 @@ int path_exists(const char *path)
 	DWORD code;
 
 	return attrs(path, &code) != INVALID_FILE_ATTRIBUTES;
+}
+
+/* ---- files ---- */
+
+/* 1 when path names a reparse point (a symlink or a junction). */
+static int is_reparse(const wchar_t *w)
+{
+	DWORD a = GetFileAttributesW(w);
+
+	return a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_REPARSE_POINT);
+}
+
+int os_open(const char *path, int flags, int mode)
+{
+	wchar_t *w = os_wide(path);
+	int f = _O_BINARY | _O_NOINHERIT, fd = -1;
+
+	if (!w)
+		return -1;
+	f |= (flags & OS_O_WRONLY) ? _O_WRONLY : _O_RDONLY;
+	if (flags & OS_O_CREAT)
+		f |= _O_CREAT;
+	if (flags & OS_O_EXCL)
+		f |= _O_EXCL;
+	if ((flags & OS_O_NOFOLLOW) && is_reparse(w))
+		errno = (flags & OS_O_CREAT) && (flags & OS_O_EXCL) ? EEXIST : ELOOP;
+	else
+		fd = _wopen(w, f, (mode & 0200) ? _S_IREAD | _S_IWRITE : _S_IREAD);
+	mem_free(w);
+	return fd;
+}
+
+int os_dir_open(const char *dir)
+{
+	wchar_t *w = os_wide(dir);
+	HANDLE h;
+	BY_HANDLE_FILE_INFORMATION info;
+	int fd;
+
+	if (!w)
+		return -1;
+	/* No FILE_SHARE_DELETE: nobody renames or removes it while we hold it. */
+	h = CreateFileW(w, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING,
+			FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+	mem_free(w);
+	if (h == INVALID_HANDLE_VALUE)
+		return set_errno(GetLastError());
+	if (!GetFileInformationByHandle(h, &info)) {
+		DWORD code = GetLastError();
+		CloseHandle(h);
+		return set_errno(code);
+	}
+	if (!(info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) ||
+	    (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT)) {
+		CloseHandle(h);
+		errno = (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) ? ELOOP : ENOTDIR;
+		return -1;
+	}
+	fd = _open_osfhandle((intptr_t)h, _O_RDONLY);
+	if (fd < 0)
+		CloseHandle(h);
+	return fd;
+}
+
+int os_dir_is_private(int dfd)
+{
+	(void)dfd;   /* the folder was made by us and inherits its parent's ACL */
+	return 1;
+}
+
+int os_open_at(int dfd, const char *dir, const char *name, int flags, int mode)
+{
+	char *p = path_join(dir, name);
+	int fd;
+
+	(void)dfd;   /* held open, so dir still names the same folder */
+	if (!p) {
+		errno = ENOMEM;
+		return -1;
+	}
+	fd = os_open(p, flags, mode);
+	mem_free(p);
+	return fd;
+}
+
+int os_symlink_at(const char *target, int dfd, const char *dir, const char *name)
+{
+	char *p = path_join(dir, name);
+	int rc;
+
+	(void)dfd;
+	if (!p) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = os_symlink(target, p);
+	mem_free(p);
+	return rc;
+}
+
+int os_unlink_at(int dfd, const char *dir, const char *name)
+{
+	char *p = path_join(dir, name);
+	int rc;
+
+	(void)dfd;
+	if (!p) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = os_unlink(p);
+	mem_free(p);
+	return rc;
+}
+
+int os_mkdir(const char *path, int mode)
+{
+	wchar_t *w = os_wide(path);
+	int rc;
+
+	(void)mode;   /* the folder inherits its parent's ACL */
+	if (!w)
+		return -1;
+	rc = CreateDirectoryW(w, NULL) ? 0 : set_errno(GetLastError());
+	mem_free(w);
+	return rc;
+}
+
+int os_stat(const char *path, struct stat *st)
+{
+	wchar_t *w = os_wide(path);
+	int rc;
+
+	if (!w)
+		return -1;
+	rc = _wstat64(w, st);   /* struct stat is struct _stat64 (_FILE_OFFSET_BITS=64) */
+	mem_free(w);
+	return rc;
+}
+
+int os_lstat(const char *path, struct stat *st)
+{
+	return os_stat(path, st);
+}
+
+int os_symlink(const char *target, const char *path)
+{
+	wchar_t *wt = os_wide(target), *wp = os_wide(path);
+	int rc = -1;
+
+	/* 0x2: SYMBOLIC_LINK_FLAG_ALLOW_UNPRIVILEGED_CREATE (developer mode) */
+	if (wt && wp)
+		rc = CreateSymbolicLinkW(wp, wt, 0x2) ? 0 : set_errno(GetLastError());
+	mem_free(wt);
+	mem_free(wp);
+	return rc;
+}
+
+int os_fsync(int fd)
+{
+	return _commit(fd);
+}
+
+int os_fchmod(int fd, int mode)
+{
+	(void)fd;
+	(void)mode;
+	return 0;
 }

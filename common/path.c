@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "os.h"
 
 char *path_join(const char *a, const char *b)
 {
@@ -61,14 +62,14 @@ int path_is_clean_relative(const char *rel)
 
 const char *path_basename(const char *path)
 {
-	const char *s = strrchr(path, '/');
+	const char *s = os_path_last_sep(path);
 
 	return s ? s + 1 : path;
 }
 
 char *path_dirname(const char *path)
 {
-	const char *s = strrchr(path, '/');
+	const char *s = os_path_last_sep(path);
 
 	if (!s)
 		return mem_strdup(".");
