@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/mem.h"
+#include "common/os.h"
 #include "common/path.h"
 
 #define K(kind) (1u << (kind))
@@ -1447,7 +1448,7 @@ out:
 int manifest_load(const char *path, enum manifest_kind expect,
 		  struct manifest **out, struct err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = os_open(path, OS_O_RDONLY, 0);
 	struct stat st;
 	char *buf = NULL;
 	size_t got = 0;

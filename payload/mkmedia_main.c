@@ -21,7 +21,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 
 #include "common/err.h"
 #include "common/mem.h"
+#include "common/os.h"
 #include "common/names.h"
 #include "common/path.h"
 #include "manifests/manifest.h"
@@ -57,18 +57,12 @@ static void usage(FILE *f)
 		"4 bad media or signature, 6 system error, 7 out of memory, 8 not found.\n");
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st; (void)flag; (void)f;
-	return remove(p);
-}
-
 static int copy_file(const char *from, const char *to, struct err *e)
 {
 	char buf[PAYLOAD_BUF_SIZE];
 	int in = -1, out = -1, rc = -1;
 
-	in = open(from, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	in = os_open(from, OS_O_RDONLY | OS_O_NONBLOCK, 0);
 	if (in < 0)
 		return err_errno(e, "cannot open '%s'", from);
 	{
@@ -79,7 +73,7 @@ static int copy_file(const char *from, const char *to, struct err *e)
 			return err_set(e, ERR_CLASS_INPUT, "'%s' is not a regular file", from);
 		}
 	}
-	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	out = os_open(to, OS_O_WRONLY | OS_O_CREAT | OS_O_EXCL | OS_O_NOFOLLOW, 0644);
 	if (out < 0) {
 		err_errno(e, "cannot create '%s'", to);
 		goto out;
@@ -216,11 +210,16 @@ static int build_payload(struct manifest *m, const char *name, const char *src_d
 	if (payload_staging_create(stage, e) != 0)
 		goto out;
 	if (payload_extract(arc, stage, wants, n, NULL, &staged, e) != 0) {
+		struct err ignored;   /* the read-back error is the one to report */
+
 		err_prefix(e, "payload '%s' does not read back (a source file changed while packing?)", name);
-		nftw(stage, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		err_clear(&ignored);
+		path_remove_tree(stage, &ignored);
 		goto out;
 	}
-	nftw(stage, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	/* The stage must go: left in tmpdir it would become part of the media. */
+	if (path_remove_tree(stage, e) != 0)
+		goto out;
 	rc = 0;
 out:
 	payload_staged_list_free(&staged);
@@ -236,13 +235,13 @@ out:
 
 static int write_manifest(const struct manifest *m, const char *path, struct err *e)
 {
-	FILE *f = fopen(path, "wx");
+	FILE *f = os_fopen(path, "wbx");   /* b: no CRLF on Windows, the bytes are signed */
 	int rc;
 
 	if (!f)
 		return err_errno(e, "cannot create '%s'", path);
 	rc = manifest_write(m, f, e);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+	if (fflush(f) != 0 || os_fsync(fileno(f)) != 0) {
 		if (rc == 0)
 			err_errno(e, "cannot write '%s'", path);
 		rc = -1;
@@ -272,14 +271,14 @@ static int copy_license(const struct manifest *m, const char *def, const char *s
 		err_nomem(e, "copying the license");
 		goto out;
 	}
-	if (stat(from, &st) != 0) {   /* beside the definition, else in --source */
+	if (os_stat(from, &st) != 0) {   /* beside the definition, else in --source */
 		mem_free(from);
 		from = path_join(src_dir, lic);
 		if (!from) {
 			err_nomem(e, "copying the license");
 			goto out;
 		}
-		if (stat(from, &st) != 0) {
+		if (os_stat(from, &st) != 0) {
 			err_set(e, ERR_CLASS_INPUT, "%s: license '%s' is neither beside the definition nor "
 				"in the source tree '%s'", def, lic, src_dir);
 			goto out;
@@ -321,9 +320,9 @@ static int cmd_build(const char *def, const char *src_dir, const char *out, cons
 		if (errno || *end || mtime < 0)
 			return err_set(e, ERR_CLASS_USAGE, "SOURCE_DATE_EPOCH '%s' is not a number of seconds", epoch);
 	}
-	if (stat(src_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+	if (os_stat(src_dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		return err_set(e, ERR_CLASS_NOTFOUND, "source tree '%s' is not a directory", src_dir);
-	if (lstat(out, &st) == 0)
+	if (os_lstat(out, &st) == 0)
 		return err_set(e, ERR_CLASS_USAGE, "'%s' already exists; mkmedia writes new media only "
 			       "(remove it or pick another --out)", out);
 	if (!m && manifest_load(def, 0, &m, e) != 0)
@@ -339,7 +338,7 @@ static int cmd_build(const char *def, const char *src_dir, const char *out, cons
 		err_nomem(e, "building media");
 		goto out;
 	}
-	if (mkdir(tmp, 0755) != 0) {
+	if (os_mkdir(tmp, 0755) != 0) {
 		err_errno(e, "cannot create '%s'%s", tmp, errno == EEXIST ?
 			  " (left by an interrupted mkmedia? remove it)" : "");
 		goto out;
@@ -392,14 +391,18 @@ static int cmd_build(const char *def, const char *src_dir, const char *out, cons
 		goto out;
 	if (path_sync_dir(tmp, e) != 0)
 		goto out;
-	if (rename(tmp, out) != 0) {
+	if (os_rename(tmp, out) != 0) {
 		err_errno(e, "cannot rename '%s' to '%s'", tmp, out);
 		goto out;
 	}
 	rc = 0;
 out:
-	if (rc != 0 && made)
-		nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (rc != 0 && made) {
+		struct err ignored;   /* the build's error is the one to report */
+
+		err_clear(&ignored);
+		path_remove_tree(tmp, &ignored);
+	}
 	manifest_free(m);
 	mem_free(tmp);
 	mem_free(mpath);
@@ -472,7 +475,7 @@ static int cmd_slipstream(const char *base, const char *sp, const char *out, con
 
 	if (!src)
 		return err_nomem(e, "slipstreaming");
-	if (lstat(out, &st) == 0) {
+	if (os_lstat(out, &st) == 0) {
 		err_set(e, ERR_CLASS_USAGE, "'%s' already exists; mkmedia writes new media only "
 			"(remove it or pick another --out)", out);
 		mem_free(src);
@@ -480,8 +483,12 @@ static int cmd_slipstream(const char *base, const char *sp, const char *out, con
 	}
 	if (mkmedia_slipstream_prepare(base, sp, src, &m, &def, e) == 0)
 		rc = cmd_build(def, src, out, format, sign_key, m, e);
-	if (lstat(src, &st) == 0)
-		nftw(src, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (os_lstat(src, &st) == 0) {
+		struct err ignored;
+
+		err_clear(&ignored);
+		path_remove_tree(src, &ignored);
+	}
 	if (rc == 0)
 		printf("%s: install media with the service pack slipstreamed in\n", out);
 	mem_free(src);
@@ -509,6 +516,7 @@ int main(int argc, char **argv)
 	struct err e;
 	int rc;
 
+	os_init(&argc, &argv);   /* first: UTF-8 argv on Windows */
 	err_clear(&e);
 	if (argc < 2) {
 		usage(stderr);

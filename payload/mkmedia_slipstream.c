@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "common/mem.h"
+#include "common/os.h"
 #include "common/names.h"
 #include "common/path.h"
 #include "payload/payload.h"
@@ -174,7 +175,7 @@ int mkmedia_slipstream_prepare(const char *base_dir, const char *sp_dir, const c
 			goto out;
 		}
 	}
-	if (mkdir(src, 0700) != 0) {
+	if (os_mkdir(src, 0700) != 0) {
 		err_errno(e, "cannot create '%s'%s", src, errno == EEXIST ? " (left by an interrupted mkmedia? remove it)" : "");
 		goto out;
 	}

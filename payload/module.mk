@@ -1,6 +1,9 @@
 # payload/: archives (libarchive), hashes and signatures (libcrypto), media.
 PAYLOAD_SRCS := payload/payload_hash.c payload/payload_read.c payload/payload_sign.c \
 	payload/payload_write.c payload/payload_media.c
+# No platform files of its own: its system calls go through common/os.h.
+PAYLOAD_POSIX_SRCS :=
+PAYLOAD_WIN32_SRCS :=
 LIB_PAYLOAD := $(B)/libpayload.a
 $(LIB_PAYLOAD): $(call objs,$(PAYLOAD_SRCS))
 MODULE_LIBS := $(LIB_PAYLOAD) $(MODULE_LIBS)

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "common/mem.h"
+#include "common/os.h"
 
 void payload_hex(const unsigned char *in, size_t n, char *out)
 {
@@ -47,7 +48,7 @@ int payload_hash_file(const char *path, struct payload_hash *out, struct err *e)
 	uint64_t total = 0;
 	int fd = -1, rc = -1;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	fd = os_open(path, OS_O_RDONLY | OS_O_NOFOLLOW | OS_O_NONBLOCK, 0);
 	if (fd < 0) {
 		err_errno(e, "cannot open '%s' to hash it", path);
 		goto out;
@@ -107,7 +108,7 @@ int payload_read_bounded(const char *path, size_t max, const char *what,
 	size_t len = 0;
 	int fd, rc = -1;
 
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);   /* a FIFO must not hang us */
+	fd = os_open(path, OS_O_RDONLY | OS_O_NONBLOCK, 0);   /* a FIFO must not hang us */
 	if (fd < 0)
 		return err_errno(e, "cannot open %s '%s'", what, path);
 	if (fstat(fd, &st) != 0) {

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "common/mem.h"
+#include "common/os.h"
 #include "common/names.h"
 #include "common/path.h"
 
@@ -30,7 +31,7 @@ int payload_media_open(const char *dir, struct payload_media **out, struct err *
 	struct stat st;
 
 	*out = NULL;
-	if (stat(dir, &st) != 0)
+	if (os_stat(dir, &st) != 0)
 		return err_errno(e, "cannot open media directory '%s'", dir);
 	if (!S_ISDIR(st.st_mode))
 		return err_set(e, ERR_CLASS_INPUT, "media '%s' is not a directory", dir);
@@ -40,12 +41,12 @@ int payload_media_open(const char *dir, struct payload_media **out, struct err *
 	m->manifest_path = path_join(dir, SK_MEDIA_MANIFEST);
 	if (!m->manifest_path)
 		goto nomem;
-	if (lstat(m->manifest_path, &st) != 0) {
+	if (os_lstat(m->manifest_path, &st) != 0) {
 		mem_free(m->manifest_path);
 		m->manifest_path = path_join(dir, SK_SP_MANIFEST);
 		if (!m->manifest_path)
 			goto nomem;
-		if (lstat(m->manifest_path, &st) != 0) {
+		if (os_lstat(m->manifest_path, &st) != 0) {
 			payload_media_free(m);
 			return err_set(e, ERR_CLASS_NOTFOUND, "'%s' is not setupkit media: neither %s nor %s "
 				       "is there (build media with `mkmedia build`)", dir,
@@ -61,7 +62,7 @@ int payload_media_open(const char *dir, struct payload_media **out, struct err *
 	m->signature_path = path_join(dir, m->is_sp ? SK_SP_SIGNATURE : SK_MEDIA_SIGNATURE);
 	if (!m->signature_path)
 		goto nomem;
-	m->has_signature = lstat(m->signature_path, &st) == 0;
+	m->has_signature = os_lstat(m->signature_path, &st) == 0;
 	*out = m;
 	return 0;
 nomem:

@@ -9,6 +9,10 @@
 
 #include "common/err.h"
 
+/* Archive entry modes are POSIX modes whatever the host: setuid, setgid,
+ * world-writable (S_ISUID | S_ISGID | S_IWOTH, which Windows lacks). */
+#define PAYLOAD_MODE_SPECIAL 06002
+
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void payload_hex(const unsigned char *in, size_t n, char *out);
 

@@ -35,6 +35,7 @@
 #include <openssl/evp.h>
 
 #include "common/mem.h"
+#include "common/os.h"
 #include "common/path.h"
 
 /* ---- a set of names (open addressing) ---------------------------------- */
@@ -234,7 +235,7 @@ int payload_open(const char *archive_path, const struct payload_limits *lim,
 	archive_read_support_format_cab(r->a);
 	/* Open it ourselves: O_NONBLOCK so a FIFO planted on media cannot hang
 	 * us, and only a regular file is read (libarchive seeks in it). */
-	r->fd = open(archive_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	r->fd = os_open(archive_path, OS_O_RDONLY | OS_O_NONBLOCK, 0);
 	if (r->fd < 0) {
 		err_errno(e, "cannot open payload archive '%s'", archive_path);
 		payload_close(r);
@@ -402,7 +403,7 @@ static int entry_skip(struct payload_reader *r, struct err *e)
 
 int payload_staging_create(const char *dir, struct err *e)
 {
-	if (mkdir(dir, 0700) != 0)
+	if (os_mkdir(dir, 0700) != 0)
 		return err_errno(e, "cannot create staging directory '%s'%s", dir,
 				 errno == EEXIST ? " (it must not exist yet)" : "");
 	return 0;
@@ -445,13 +446,13 @@ static int stage_create_at(const char *dest, struct payload_staged *item, const 
 
 	for (int tries = 0; tries < 2; tries++) {
 		if (link_target)
-			fd = symlink(link_target, dest) == 0 ? 0 : -1;
+			fd = os_symlink(link_target, dest) == 0 ? 0 : -1;
 		else
-			fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			fd = os_open(dest, OS_O_WRONLY | OS_O_CREAT | OS_O_EXCL | OS_O_NOFOLLOW, 0600);
 		/* Usually nothing is there: no unlink (one lookup) per file. */
 		if (fd >= 0 || errno != EEXIST || tries)
 			break;
-		if (unlink(dest) != 0)
+		if (os_unlink(dest) != 0)
 			return err_errno(e, "cannot replace the stale '%s' before staging entry '%s' of '%s'",
 					 dest, item->name, archive);
 	}
@@ -461,7 +462,7 @@ static int stage_create_at(const char *dest, struct payload_staged *item, const 
 	if (!item->path) {
 		if (fd > 0)
 			close(fd);
-		unlink(dest);
+		os_unlink(dest);
 		return err_nomem(e, "staging an entry");
 	}
 	return fd;
@@ -482,10 +483,10 @@ static int stage_create(struct stage_ctx *c, const struct payload_want *w, struc
 
 		snprintf(name, sizeof(name), PAYLOAD_STAGE_NAME_FMT, c->pid, c->call, c->seq++);
 		if (link_target) {
-			if (symlinkat(link_target, c->dfd, name) != 0)
+			if (os_symlink_at(link_target, c->dfd, c->dir, name) != 0)
 				fd = -1;
 		} else {
-			fd = openat(c->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			fd = os_open_at(c->dfd, c->dir, name, OS_O_WRONLY | OS_O_CREAT | OS_O_EXCL | OS_O_NOFOLLOW, 0600);
 		}
 		if (fd < 0 && errno == EEXIST)
 			continue;
@@ -496,7 +497,7 @@ static int stage_create(struct stage_ctx *c, const struct payload_want *w, struc
 		if (!item->path) {
 			if (fd > 0)
 				close(fd);
-			unlinkat(c->dfd, name, 0);
+			os_unlink_at(c->dfd, c->dir, name);
 			return err_nomem(e, "staging an entry");
 		}
 		return fd;
@@ -593,7 +594,7 @@ static int stage_file(struct stage_ctx *c, struct payload_reader *r,
 			c->archive, ent->name, w->sha256 ? w->sha256 : "(none declared)", item->sha256);
 		goto out;
 	}
-	if (w->mode && fchmod(fd, w->mode & 07777) != 0) {
+	if (w->mode && os_fchmod(fd, (int)(w->mode & 07777)) != 0) {
 		err_errno(e, "cannot set the mode of staging file '%s' for entry '%s'", item->path, ent->name);
 		goto out;
 	}
@@ -640,7 +641,7 @@ static void stage_undo(struct stage_ctx *c)
 {
 	for (size_t i = 0; i < c->nitems; i++) {
 		if (c->items[i].path)
-			unlink(c->items[i].path);
+			os_unlink(c->items[i].path);
 		mem_free(c->items[i].name);
 		mem_free(c->items[i].path);
 		mem_free(c->items[i].link_target);
@@ -650,17 +651,17 @@ static void stage_undo(struct stage_ctx *c)
 
 static int open_staging(const char *dir, struct err *e)
 {
-	struct stat st;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dfd = os_dir_open(dir), priv;
 
 	if (dfd < 0)
 		return err_errno(e, "cannot open staging directory '%s'", dir);
-	if (fstat(dfd, &st) != 0) {
+	priv = os_dir_is_private(dfd);
+	if (priv < 0) {
 		err_errno(e, "cannot stat staging directory '%s'", dir);
 		close(dfd);
 		return -1;
 	}
-	if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+	if (!priv) {
 		close(dfd);
 		return err_set(e, ERR_CLASS_IO, "staging directory '%s' is not private: it must belong to "
 			       "us and have mode 0700 (create it with payload_staging_create)", dir);
@@ -685,7 +686,7 @@ int payload_extract(const char *archive_path, const char *staging_dir,
 
 	memset(&c, 0, sizeof(c));
 	c.call = ++calls;
-	c.pid = (unsigned long)getpid();
+	c.pid = (unsigned long)os_getpid();
 	c.dfd = -1;
 	c.archive = archive_path;
 	c.dir = staging_dir;
@@ -768,7 +769,7 @@ int payload_extract(const char *archive_path, const char *staging_dir,
 			goto out;
 		}
 		if (ent.type == PAYLOAD_ENTRY_FILE &&
-		    (ent.mode & (S_ISUID | S_ISGID | S_IWOTH)) && !(w->flags & PAYLOAD_WANT_SPECIAL_MODE)) {
+		    (ent.mode & PAYLOAD_MODE_SPECIAL) && !(w->flags & PAYLOAD_WANT_SPECIAL_MODE)) {
 			err_set(e, ERR_CLASS_MEDIA, "payload archive '%s': entry '%s' has mode %04o "
 				"(setuid, setgid or world-writable), which the manifest does not declare",
 				archive_path, ent.name, ent.mode);

@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 
 #include "common/mem.h"
+#include "common/os.h"
 #include "common/names.h"
 #include "common/path.h"
 
@@ -69,14 +70,14 @@ static int write_file(const char *path, const void *data, size_t n, mode_t mode,
 	const unsigned char *p = data;
 
 	if (excl) {
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		fd = os_open(path, OS_O_WRONLY | OS_O_CREAT | OS_O_EXCL | OS_O_NOFOLLOW, (int)mode);
 		if (fd < 0)
 			return err_errno(e, "cannot create '%s'", path);
 	} else {
 		tmp = mem_printf("%s%s", path, PAYLOAD_TMP_SUFFIX);
 		if (!tmp)
 			return err_nomem(e, "writing a file");
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		fd = os_open(tmp, OS_O_WRONLY | OS_O_CREAT | OS_O_EXCL | OS_O_NOFOLLOW, (int)mode);
 		if (fd < 0) {
 			err_errno(e, "cannot create '%s'", tmp);
 			goto out;
@@ -94,13 +95,13 @@ static int write_file(const char *path, const void *data, size_t n, mode_t mode,
 		p += w;
 		n -= (size_t)w;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
+	if (os_fsync(fd) != 0 || close(fd) != 0) {
 		fd = -1;
 		err_errno(e, "cannot write '%s'", tmp ? tmp : path);
 		goto out;
 	}
 	fd = -1;
-	if (tmp && rename(tmp, path) != 0) {
+	if (tmp && os_rename(tmp, path) != 0) {
 		err_errno(e, "cannot rename '%s' to '%s'", tmp, path);
 		goto out;
 	}
@@ -109,7 +110,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	if (rc != 0)
-		unlink(tmp ? tmp : path);
+		os_unlink(tmp ? tmp : path);
 	mem_free(tmp);
 	return rc;
 }
@@ -157,7 +158,7 @@ int payload_key_generate(const char *name, struct err *e)
 	rc = 0;
 out:
 	if (rc != 0 && made_key)
-		unlink(kpath);
+		os_unlink(kpath);
 	ERR_clear_error();
 	BIO_free(priv);
 	BIO_free(pub);

@@ -22,6 +22,7 @@
 #include <archive_entry.h>
 
 #include "common/mem.h"
+#include "common/os.h"
 #include "common/path.h"
 
 static const char *const format_exts[] = {
@@ -102,7 +103,7 @@ static int write_entry(struct archive *a, struct archive_entry *ae, const struct
 				       s->name, out, archive_error_string(a));
 		return 0;
 	}
-	fd = open(s->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	fd = os_open(s->path, OS_O_RDONLY | OS_O_NOFOLLOW | OS_O_NONBLOCK, 0);
 	if (fd < 0)
 		return err_errno(e, "cannot open '%s' to pack it as '%s' into '%s'", s->path, s->name, out);
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -195,7 +196,7 @@ int payload_archive_write(const char *out_path, enum payload_format format,
 			archive_error_string(a));
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = os_open(tmp, OS_O_WRONLY | OS_O_CREAT | OS_O_EXCL | OS_O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		err_errno(e, "cannot create '%s'", tmp);
 		goto out;
@@ -213,13 +214,13 @@ int payload_archive_write(const char *out_path, enum payload_format format,
 		err_set(e, ERR_CLASS_IO, "cannot finish archive '%s': %s", tmp, archive_error_string(a));
 		goto out;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
+	if (os_fsync(fd) != 0 || close(fd) != 0) {
 		fd = -1;
 		err_errno(e, "cannot write '%s'", tmp);
 		goto out;
 	}
 	fd = -1;
-	if (rename(tmp, out_path) != 0) {
+	if (os_rename(tmp, out_path) != 0) {
 		err_errno(e, "cannot rename '%s' to '%s'", tmp, out_path);
 		goto out;
 	}
@@ -231,7 +232,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	if (rc != 0 && opened)
-		unlink(tmp);
+		os_unlink(tmp);
 	mem_free(tmp);
 	mem_free(buf);
 	mem_free(sorted);
