@@ -4,10 +4,12 @@
 #                       the libraries setupkit links against from Debian's
 #                       sources into $(WIN_PREFIX) (scripts/windows-deps.sh)
 #
-#   make windows        cross-compile build/windows/bin/register.exe: the
-#                       portable sources of each module (<MODULE>_SRCS) plus
-#                       its Windows platform files (<MODULE>_WIN32_SRCS)
-#   make check-windows  run tests/windows/check.sh under Wine
+#   make windows        cross-compile build/windows/bin/register.exe and
+#                       mkmedia.exe: the portable sources of each module
+#                       (<MODULE>_SRCS) plus its Windows platform files
+#                       (<MODULE>_WIN32_SRCS)
+#   make check-windows  run tests/windows/check.sh under Wine (builds the
+#                       Linux mkmedia and the example tree it compares with)
 #
 # Like PKG_CFLAGS, the pkg-config flags are lazy (=): they are evaluated
 # when a recipe runs, after windows-deps built the libraries.
@@ -17,29 +19,39 @@ CC_WIN     ?= $(WIN_HOST)-gcc
 AR_WIN     ?= $(WIN_HOST)-ar
 WIN_B      := build/windows
 WIN_PREFIX ?= $(WIN_B)/deps
-WIN_PKGS   := sqlite3
+# payload/ needs libarchive (and zlib, zstd, xz, bzip2 under it) and
+# libcrypto; register/ and setup/ need sqlite3.
+WIN_PKGS   := libarchive zlib sqlite3 libcrypto
 # Only the prefix's .pc files, never the host's; --static, since the prefix
 # holds static libraries only and their Libs.private are needed.
 WIN_PKG_CONFIG = PKG_CONFIG_LIBDIR=$(abspath $(WIN_PREFIX))/lib/pkgconfig PKG_CONFIG_PATH= \
 	PKG_CONFIG_SYSROOT_DIR= pkg-config --static
 WIN_PKG_CFLAGS = $(shell $(WIN_PKG_CONFIG) --cflags $(WIN_PKGS))
 WIN_PKG_LIBS   = $(shell $(WIN_PKG_CONFIG) --libs $(WIN_PKGS))
-WIN_CFLAGS  := -std=c11 -D_FILE_OFFSET_BITS=64 -D_WIN32_WINNT=0x0601 -g -O2 $(WARN) -I. -Iinclude
+# __USE_MINGW_ANSI_STDIO: C99 printf (%zu, %lld), as common/err.h declares.
+WIN_CFLAGS  := -std=c11 -D__USE_MINGW_ANSI_STDIO=1 -D_FILE_OFFSET_BITS=64 -D_WIN32_WINNT=0x0601 -g -O2 $(WARN) -I. -Iinclude
 WIN_LDFLAGS := -static
-WIN_SYSLIBS := -ladvapi32 -lshell32 -lole32
+# bcrypt (libarchive), crypt32 and ws2_32 (libcrypto) are in the .pc
+# files' Libs.private already; named again since static order matters.
+WIN_SYSLIBS := -ladvapi32 -lshell32 -lole32 -lbcrypt -lcrypt32 -lws2_32
 
 win_objs = $(patsubst %.c,$(WIN_B)/obj/%.o,$(1))
 WIN_REGISTER_OBJS := $(call win_objs,register/register_main.c $(REGISTER_SRCS) \
 	$(REGISTER_WIN32_SRCS) $(COMMON_SRCS) $(COMMON_WIN32_SRCS))
+WIN_MKMEDIA_OBJS := $(call win_objs,payload/mkmedia_main.c payload/mkmedia_slipstream.c \
+	$(PAYLOAD_SRCS) $(PAYLOAD_WIN32_SRCS) $(MANIFESTS_SRCS) $(COMMON_SRCS) $(COMMON_WIN32_SRCS))
 
 .PHONY: windows windows-deps check-windows
 windows: windows-deps
-	@$(MAKE) --no-print-directory $(WIN_B)/bin/register.exe
+	@$(MAKE) --no-print-directory $(WIN_B)/bin/register.exe $(WIN_B)/bin/mkmedia.exe
 
 windows-deps:
-	@scripts/windows-deps.sh sqlite3
+	@scripts/windows-deps.sh zstd bzip2 xz libarchive sqlite3 openssl
 
-check-windows: windows
+# check.sh compares mkmedia.exe's media with the Linux mkmedia's, built
+# from the example tree: both come from the Linux build.
+check-windows: windows deps
+	@$(MAKE) --no-print-directory $(B)/bin/mkmedia examples
 	@tests/windows/check.sh $(WIN_B)
 
 $(WIN_B)/obj/%.o: %.c
@@ -47,5 +59,9 @@ $(WIN_B)/obj/%.o: %.c
 	$(CC_WIN) $(WIN_CFLAGS) $(WIN_PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(WIN_B)/bin/register.exe: $(WIN_REGISTER_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC_WIN) $(WIN_LDFLAGS) -o $@ $^ $(WIN_PKG_LIBS) $(WIN_SYSLIBS)
+
+$(WIN_B)/bin/mkmedia.exe: $(WIN_MKMEDIA_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC_WIN) $(WIN_LDFLAGS) -o $@ $^ $(WIN_PKG_LIBS) $(WIN_SYSLIBS)
