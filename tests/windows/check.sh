@@ -6,8 +6,13 @@
 # DLL's registration is applied and then removed exactly; the fixtures in
 # fixtures/ (cross-compiled here) cover a path with a space, DllInstall, a
 # crash, a missing import, a hang, and no entry point.
+# Then mkmedia.exe: keygen, build of the example product and verify, in
+# paths with a space and with non-ASCII characters; the media it builds
+# must equal, byte for byte, those the Linux mkmedia (build/bin/mkmedia,
+# from `make`) builds from the same tree (build/examples/tree) and key.
 #   usage: tests/windows/check.sh [WINBUILD]   (default: build/windows of
-#          this checkout; register.exe is WINBUILD/bin/register.exe)
+#          this checkout; register.exe is WINBUILD/bin/register.exe,
+#          mkmedia.exe beside it)
 # Installs wine64 and the mingw-w64 compiler from Debian when missing (as
 # root; otherwise prints the apt-get line and fails). Writes only under its
 # mktemp directory: the prefix, HOME and TMPDIR of Wine (the wineserver's
@@ -24,6 +29,8 @@
 #  - regedit /e exits 0 even when the key does not exist; it then writes no
 #    file. Its files are UTF-16LE with a BOM and CRLF; reg.exe and mingw
 #    programs print CRLF. Wine's tasklist.exe prints nothing.
+#  - Wine turns a Unix argv into the Windows command line with the locale's
+#    charset: a non-ASCII argument needs a UTF-8 locale (LC_ALL=C.UTF-8).
 set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 WINBUILD=${1:-$SRC/build/windows}
@@ -94,8 +101,8 @@ command -v "$CC_WIN" >/dev/null 2>&1 || need_package gcc-mingw-w64-x86-64
 command -v "$CC_WIN" >/dev/null 2>&1 || { echo "check.sh: no $CC_WIN after installing gcc-mingw-w64-x86-64" >&2; exit 1; }
 
 WINBUILD=$(cd "$WINBUILD" 2>/dev/null && pwd) || WINBUILD=${1:-$SRC/build/windows}
-if [ ! -f "$WINBUILD/bin/register.exe" ]; then
-	bad "no $WINBUILD/bin/register.exe: run make windows first"
+if [ ! -f "$WINBUILD/bin/register.exe" ] || [ ! -f "$WINBUILD/bin/mkmedia.exe" ]; then
+	bad "no $WINBUILD/bin/register.exe or mkmedia.exe: run make windows first"
 	finish
 fi
 say "wine: $WINE ($("$WINE" --version 2>/dev/null)), register.exe: $WINBUILD/bin/register.exe"
@@ -399,5 +406,86 @@ elif [ -f "$DB" ]; then
 	r=$(sqlite3 "$DB" 'PRAGMA integrity_check' 2>&1)
 	[ "$r" = ok ] && ok "integrity_check of C:\\sk-state's state database: ok" || bad "integrity_check: $r"
 fi
+
+
+# --- mkmedia.exe: keys, media, verification, byte for byte as on Linux ---
+
+MKMEDIA_LINUX=$SRC/build/bin/mkmedia
+TREE=$SRC/build/examples/tree
+MKEXE='C:\Program Files\setupkit\bin\mkmedia.exe'
+MK='C:\setupkit test\mkmedia'
+MKU="$C/setupkit test/mkmedia"
+# mkmedia NAME WANT ARGS...: run mkmedia.exe ARGS in a UTF-8 locale; the
+# exit code must be WANT. Output (CRs removed) in $T/out, exit code in RC.
+mkmedia() {
+	name=$1 want=$2; shift 2
+	LC_ALL=C.UTF-8 timeout "${WINE_TIMEOUT:-120}" "$WINE" "$MKEXE" "$@" </dev/null >"$T/out.raw" 2>&1
+	RC=$?
+	tr -d '\r' <"$T/out.raw" >"$T/out"
+	if [ "$RC" -eq "$want" ]; then ok "$name: exit $RC"; else bad "$name: exit $RC, want $want"; show "$T/out"; fi
+}
+# same_media NAME A B: directories A and B hold the same files, byte for byte
+same_media() {
+	(cd "$2" && find . -type f | LC_ALL=C sort) >"$T/ma"
+	(cd "$3" && find . -type f | LC_ALL=C sort) >"$T/mb"
+	d=""
+	if ! cmp -s "$T/ma" "$T/mb"; then
+		d="different files: $(diff "$T/ma" "$T/mb" | grep '^[<>]' | tr '\n' ' ')"
+	else
+		while read -r f; do
+			cmp -s "$2/$f" "$3/$f" || d="$d ${f#./}"
+		done <"$T/ma"
+	fi
+	if [ -z "$d" ]; then ok "$1 ($(wc -l <"$T/ma") files)"; else bad "$1: differ:$d"; fi
+}
+
+if [ ! -x "$MKMEDIA_LINUX" ] || [ ! -d "$TREE" ]; then
+	bad "no $MKMEDIA_LINUX or $TREE: run make first"
+	finish
+fi
+mkdir -p "$MKU/def" "$MKU/keys" "$C/sk-tree" "$C/sk tree é 日本" "$C/sk out ü"
+cp "$SRC/manifests/examples/mailsuite.ini" "$SRC/manifests/examples/license.txt" "$MKU/def/"
+cp -R "$TREE/." "$C/sk-tree/"
+cp -R "$TREE/." "$C/sk tree é 日本/"
+
+mkmedia "mkmedia.exe --help" 0 --help
+says "mkmedia --help prints the usage" "usage: mkmedia build"
+mkmedia "mkmedia.exe keygen '$MK\\keys\\demo'" 0 keygen "$MK\\keys\\demo"
+[ -s "$MKU/keys/demo.key" ] && [ -s "$MKU/keys/demo.pub" ] && ok "keygen wrote demo.key and demo.pub" ||
+	bad "keygen wrote no demo.key or demo.pub"
+mkmedia "mkmedia.exe keygen again refuses to overwrite the key" 6 keygen "$MK\\keys\\demo"
+mkmedia "mkmedia.exe build mailsuite.ini --sign" 0 build "$MK\\def\\mailsuite.ini" \
+	--source 'C:\sk-tree' --out "$MK\\media" --sign "$MK\\keys\\demo.key"
+mkmedia "mkmedia.exe verify --trusted-key" 0 verify "$MK\\media" --trusted-key "$MK\\keys\\demo.pub"
+says "verify: the signature and the 5 archives are good" "signature good, 5 payload archives match the manifest"
+mkmedia "mkmedia.exe build over existing media refuses" 2 build "$MK\\def\\mailsuite.ini" \
+	--source 'C:\sk-tree' --out "$MK\\media" --sign "$MK\\keys\\demo.key"
+
+# The same tree and key on Linux: the media must be the same bytes (tar.zst
+# archives, manifest, license, Ed25519 signature).
+if "$MKMEDIA_LINUX" build "$SRC/manifests/examples/mailsuite.ini" --source "$TREE" --out "$T/linux-media" \
+	--sign "$MKU/keys/demo.key" >"$T/out" 2>&1; then
+	ok "Linux mkmedia builds the same product with the key mkmedia.exe made"
+else
+	bad "Linux mkmedia build"; show "$T/out"
+fi
+same_media "media built by mkmedia.exe under Wine equal those of the Linux mkmedia" "$T/linux-media" "$MKU/media"
+"$MKMEDIA_LINUX" verify "$MKU/media" --trusted-key "$MKU/keys/demo.pub" >"$T/out" 2>&1 &&
+	ok "Linux mkmedia verifies the media mkmedia.exe built" || { bad "Linux mkmedia verify of mkmedia.exe's media"; show "$T/out"; }
+
+# Paths with a space and non-ASCII characters, source and output.
+mkmedia "mkmedia.exe build from 'C:\\sk tree é 日本' to 'C:\\sk out ü\\média'" 0 build "$MK\\def\\mailsuite.ini" \
+	--source 'C:\sk tree é 日本' --out 'C:\sk out ü\média' --sign "$MK\\keys\\demo.key"
+mkmedia "mkmedia.exe verify 'C:\\sk out ü\\média'" 0 verify 'C:\sk out ü\média' --trusted-key "$MK\\keys\\demo.pub"
+says "verify names the non-ASCII media path" 'C:\sk out ü\média: signature good'
+same_media "media built from and to non-ASCII paths equal the others" "$T/linux-media" "$C/sk out ü/média"
+
+# Failures: the wrong key, a damaged archive.
+mkmedia "mkmedia.exe keygen other" 0 keygen "$MK\\keys\\other"
+mkmedia "verify with another key fails" 4 verify "$MK\\media" --trusted-key "$MK\\keys\\other.pub"
+cp -R "$MKU/media" "$MKU/damaged"
+printf 'damage' >>"$MKU/damaged/core.tar.zst"
+mkmedia "verify of a damaged archive fails" 4 verify "$MK\\damaged" --trusted-key "$MK\\keys\\demo.pub"
+says "verify names the damaged archive" "core.tar.zst' does not match the manifest"
 
 finish
