@@ -480,6 +480,22 @@ mkmedia "mkmedia.exe verify 'C:\\sk out ü\\média'" 0 verify 'C:\sk out ü\méd
 says "verify names the non-ASCII media path" 'C:\sk out ü\média: signature good'
 same_media "media built from and to non-ASCII paths equal the others" "$T/linux-media" "$C/sk out ü/média"
 
+# A service pack, and install media with it slipstreamed in: same bytes too.
+cp "$SRC/manifests/examples/sp1.ini" "$MKU/def/"
+mkmedia "mkmedia.exe build sp1.ini" 0 build "$MK\\def\\sp1.ini" --source 'C:\sk-tree' --out "$MK\\sp1" \
+	--sign "$MK\\keys\\demo.key"
+mkmedia "mkmedia.exe slipstream --base media --sp sp1" 0 slipstream --base "$MK\\media" --sp "$MK\\sp1" \
+	--out "$MK\\slip" --sign "$MK\\keys\\demo.key"
+if "$MKMEDIA_LINUX" build "$SRC/manifests/examples/sp1.ini" --source "$TREE" --out "$T/linux-sp1" \
+	--sign "$MKU/keys/demo.key" >"$T/out" 2>&1 &&
+	"$MKMEDIA_LINUX" slipstream --base "$T/linux-media" --sp "$T/linux-sp1" --out "$T/linux-slip" \
+	--sign "$MKU/keys/demo.key" >"$T/out" 2>&1; then
+	same_media "service-pack media equal the Linux mkmedia's" "$T/linux-sp1" "$MKU/sp1"
+	same_media "slipstreamed media equal the Linux mkmedia's" "$T/linux-slip" "$MKU/slip"
+else
+	bad "Linux mkmedia build sp1.ini and slipstream"; show "$T/out"
+fi
+
 # Failures: the wrong key, a damaged archive.
 mkmedia "mkmedia.exe keygen other" 0 keygen "$MK\\keys\\other"
 mkmedia "verify with another key fails" 4 verify "$MK\\media" --trusted-key "$MK\\keys\\other.pub"
