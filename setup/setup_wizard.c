@@ -3,7 +3,9 @@
  * components, directory, summary, install with a live progress bar,
  * result), and the progress bar of an unattended install whose stderr is a
  * terminal. All terminal code of setup lives here; the engine only calls
- * setup_opts.progress.
+ * setup_opts.progress. The platform calls (termios or the Windows console,
+ * window size, keys, free space) are behind setup_term.h, so this file is
+ * the same on POSIX and Windows.
  *
  * Input is read a line at a time (canonical mode), so the wizard works over
  * ssh, in tmux, with TERM=dumb and in 80x24. With TERM=dumb (or unset) there
@@ -24,21 +26,19 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/mem.h"
 #include "common/names.h"
+#include "common/os.h"
 #include "common/path.h"
+#include "setup/setup_term.h"
 
 /* ---- the terminal -------------------------------------------------------- */
 
@@ -50,16 +50,15 @@ struct term {
 
 static void term_init(struct term *t, int fd)
 {
-	const char *term = getenv("TERM");
-	struct winsize ws;
+	int cols, rows;
 
-	t->dumb = !term || !*term || strcmp(term, "dumb") == 0;
+	t->dumb = !setup_term_escapes(fd);
 	t->color = !t->dumb && getenv("NO_COLOR") == NULL;
 	t->cols = 80;
 	t->rows = 24;
-	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20 && ws.ws_row >= 10) {
-		t->cols = ws.ws_col;
-		t->rows = ws.ws_row;
+	if (setup_term_size(fd, &cols, &rows) == 0 && cols >= 20 && rows >= 10) {
+		t->cols = cols;
+		t->rows = rows;
 	}
 }
 
@@ -98,7 +97,7 @@ struct bar {
 	int last_pct;               /* dumb: the last percentage printed */
 	char phase[16];
 	int drawn;                  /* a bar line is on screen (not dumb) */
-	int poll_quit;              /* wizard: 'q' on stdin cancels */
+	int poll_quit;              /* wizard: 'q' (or the key Ctrl-C) on stdin cancels */
 	volatile sig_atomic_t *pending_cancel;  /* Ctrl-C seen before the engine's handler */
 	int cancel_sent;
 	int used;
@@ -192,11 +191,10 @@ static void bar_update(void *ctx, const struct setup_progress *p)
 		int want = b->pending_cancel && *b->pending_cancel;
 
 		if (b->poll_quit) {
-			struct pollfd pf = { STDIN_FILENO, POLLIN, 0 };
-			char ch;
+			int key;
 
-			while (!want && poll(&pf, 1, 0) == 1 && (pf.revents & POLLIN) && read(STDIN_FILENO, &ch, 1) == 1)
-				if (ch == 'q' || ch == 'Q')
+			while (!want && (key = setup_term_key(0)) >= 0)
+				if (key == 'q' || key == 'Q' || key == SETUP_TERM_CTRL_C)
 					want = 1;
 		}
 		if (want && strcmp(p->phase, "done") != 0) {
@@ -243,7 +241,7 @@ static char *find_log(const char *root, const char *op)
 
 	if (!dir)
 		return NULL;
-	snprintf(suffix, sizeof(suffix), "-%s-%ld.log", op, (long)getpid());
+	snprintf(suffix, sizeof(suffix), "-%s-%ld.log", op, os_getpid());
 	d = opendir(dir);
 	while (d && (de = readdir(d)) != NULL) {
 		size_t l = strlen(de->d_name), sl = strlen(suffix);
@@ -306,13 +304,7 @@ static void on_interrupt(int sig)
 
 static void catch_interrupts(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_interrupt;   /* no SA_RESTART: a read returns EINTR */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	setup_term_signals_catch(on_interrupt);
 }
 
 enum { STEP_WELCOME, STEP_LICENSE, STEP_COMPONENTS, STEP_DIR, STEP_SUMMARY, STEP_INSTALL, NSTEPS };
@@ -356,29 +348,22 @@ static void screen(struct wiz *w, int step)
 	putchar('\n');
 }
 
-/* Read one line from the terminal. 0: a line; -1: end of input; -2: Ctrl-C. */
+/* Read one line from the terminal. 0: a line; -1: end of input; -2: Ctrl-C
+ * (a signal, or on Windows the key, which then sets interrupted too). */
 static int read_line(char *buf, size_t n)
 {
-	size_t len = 0;
+	size_t len;
+	int r;
 
 	fflush(stdout);
-	for (;;) {
-		char ch;
-		ssize_t r;
-
-		if (interrupted)
-			return -2;
-		r = read(STDIN_FILENO, &ch, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return len ? 0 : -1;
-		if (ch == '\n' || ch == '\r')
-			break;
-		if (len + 1 < n)
-			buf[len++] = ch;
+	r = setup_term_line_read(buf, n, &interrupted);
+	if (r == SETUP_TERM_INTR) {
+		interrupted = 1;
+		return -2;
 	}
-	buf[len] = '\0';
+	if (r != 0)
+		return -1;
+	len = strlen(buf);
 	/* Trim surrounding blanks. */
 	while (len && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
 		buf[--len] = '\0';
@@ -415,13 +400,14 @@ static int ask(struct wiz *w, const char *prompt, char *buf, size_t n)
 	return ACT_TEXT;
 }
 
+/* Free bytes on the file system of path; 0 when it cannot be told. */
 static uint64_t free_bytes(const char *path)
 {
-	struct statvfs sv;
+	uint64_t n;
 
-	if (statvfs(path, &sv) != 0)
+	if (setup_free_space(path, &n) != 0)
 		return 0;
-	return (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+	return n;
 }
 
 static uint64_t selected_bytes(const struct wiz *w, int *nfiles)
@@ -649,7 +635,7 @@ static void check_dir(struct wiz *w, const char *dir, uint64_t need, char *why, 
 	/* The nearest existing ancestor must be a writable directory. */
 	p = real + strlen(real);
 	for (;;) {
-		if (lstat(real, &st) == 0 || p == real)
+		if (os_lstat(real, &st) == 0 || p == real)
 			break;
 		while (p > real && *p != '/')
 			p--;
@@ -658,7 +644,7 @@ static void check_dir(struct wiz *w, const char *dir, uint64_t need, char *why, 
 	if (!real[0]) {
 		mem_free(real);
 		real = mem_strdup("/");
-		if (!real || lstat(real, &st) != 0) {
+		if (!real || os_lstat(real, &st) != 0) {
 			mem_free(real);
 			snprintf(why, n, "Cannot examine the root directory.");
 			return;
@@ -666,7 +652,7 @@ static void check_dir(struct wiz *w, const char *dir, uint64_t need, char *why, 
 	}
 	if (!S_ISDIR(st.st_mode))
 		snprintf(why, n, "'%.60s' exists and is not a directory.", real + strlen(w->root));
-	else if (access(real, W_OK | X_OK) != 0)
+	else if (setup_dir_writable(real) != 0)
 		snprintf(why, n, "Cannot create or write '%.60s': %s. Run setup as root or choose another directory.",
 			 *(real + strlen(w->root)) ? real + strlen(w->root) : "/", strerror(errno));
 	else if (free_bytes(real) < need + (need / 20))
@@ -792,7 +778,7 @@ static int make_answers(struct wiz *w, struct manifest *a, char ***items)
 
 static int save_answers(const char *path, const struct manifest *a, struct err *e)
 {
-	FILE *f = fopen(path, "w");
+	FILE *f = os_fopen(path, "w");
 
 	if (!f)
 		return err_errno(e, "cannot write the answer file '%s'; choose a writable path for --save-answers", path);
@@ -816,7 +802,7 @@ static int load_license(struct wiz *w, struct err *e)
 	path = mem_printf("%s/%s", w->o->media, w->m->product.license);
 	if (!path)
 		return err_nomem(e, "reading the license");
-	f = fopen(path, "r");
+	f = os_fopen(path, "r");
 	if (!f) {
 		err_errno(e, "cannot read the license '%s' on the media; the media is incomplete", path);
 		mem_free(path);
@@ -853,16 +839,15 @@ static int load_license(struct wiz *w, struct err *e)
  * program when it holds a media manifest (setup run from a CD). */
 static char *default_media(void)
 {
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *dir, *man;
+	char *exe = setup_self_path(), *dir, *man;
+	struct stat st;
 
-	if (n <= 0)
+	if (!exe)
 		return NULL;
-	exe[n] = '\0';
 	dir = path_dirname(exe);
+	mem_free(exe);
 	man = dir ? mem_printf("%s/%s", dir, SK_MEDIA_MANIFEST) : NULL;
-	if (!man || access(man, F_OK) != 0) {
+	if (!man || os_stat(man, &st) != 0) {
 		mem_free(dir);
 		dir = NULL;
 	}
@@ -876,8 +861,7 @@ static int run_install(struct wiz *w, struct err *e)
 	struct manifest a;
 	char **items = NULL;
 	struct bar b;
-	struct termios saved, raw;
-	int have_tio = 0, rc;
+	int raw, rc;
 	char buf[64], *log;
 
 	if (make_answers(w, &a, &items))
@@ -899,18 +883,13 @@ static int run_install(struct wiz *w, struct err *e)
 	screen(w, STEP_INSTALL);
 	printf("Installing %s into %s ...\n(Ctrl-C or q cancels and rolls everything back.)\n\n", w->m->product.name, w->dir);
 	fflush(stdout);
-	/* Keys without Enter reach the bar's 'q' check; Ctrl-C still signals. */
-	if (tcgetattr(STDIN_FILENO, &saved) == 0) {
-		have_tio = 1;
-		raw = saved;
-		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
-		raw.c_cc[VMIN] = 0;
-		raw.c_cc[VTIME] = 0;
-		tcsetattr(STDIN_FILENO, TCSANOW, &raw);
-	}
+	/* Keys without Enter reach the bar's 'q' check; Ctrl-C still signals
+	 * (Windows: it is a key the bar turns into SIGINT). Raw mode ends
+	 * before anything else is read (and at exit in any case). */
+	raw = setup_term_raw_begin() == 0;
 	rc = setup_cmd_install(&oo, e);
-	if (have_tio)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+	if (raw)
+		setup_term_raw_end();
 	bar_end(&b);
 	catch_interrupts();   /* the engine replaced our handler */
 	mem_free(items);
@@ -977,7 +956,7 @@ int setup_cmd_wizard(const struct setup_opts *o, struct err *e)
 	}
 	if (oo.answers) {
 		/* `setup --unattended FILE`: no questions, as `setup install`. */
-		if (!oo.quiet && !oo.json && isatty(STDERR_FILENO))
+		if (!oo.quiet && !oo.json && setup_term_is_tty(STDERR_FILENO))
 			rc = setup_cmd_install_bar(&oo, e);
 		else
 			rc = setup_cmd_install(&oo, e);
