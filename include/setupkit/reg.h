@@ -29,6 +29,13 @@ extern "C" {
 
 /* ---- COM-style module ABI ---- */
 
+#ifdef _WIN32
+/* On Windows a module is a real DLL: HRESULT, GUID, S_OK ... are
+ * <windows.h>'s, and the sk_reg_* calls below are inline wrappers over
+ * advapi32 (setupkit/reg_win32.h). */
+#include <setupkit/reg_win32.h>
+#else
+#define SK_REG_API   /* the sk_reg_* functions come from the loading process */
 typedef int32_t HRESULT;
 
 #define S_OK                       ((HRESULT)0x00000000)
@@ -59,7 +66,9 @@ typedef GUID IID;
 typedef const GUID *REFGUID;
 typedef const GUID *REFCLSID;
 typedef const GUID *REFIID;
+#endif /* _WIN32 */
 
+#ifndef _WIN32
 typedef struct _DLLVERSIONINFO {
 	uint32_t cbSize;
 	uint32_t dwMajorVersion;
@@ -67,30 +76,48 @@ typedef struct _DLLVERSIONINFO {
 	uint32_t dwBuildNumber;
 	uint32_t dwPlatformID;
 } DLLVERSIONINFO;
+#endif
 
-#if defined(__GNUC__)
+#if defined(_WIN32)
+#define SK_EXPORT __declspec(dllexport)
+#undef STDAPI
+#define STDAPI SK_EXPORT HRESULT WINAPI
+#elif defined(__GNUC__)
 #define SK_EXPORT __attribute__((visibility("default")))
+#define STDAPI SK_EXPORT HRESULT
 #else
 #define SK_EXPORT
-#endif
 #define STDAPI SK_EXPORT HRESULT
+#endif
 
 /* Entry points a module may export (all optional except the one called). */
 STDAPI DllRegisterServer(void);
 STDAPI DllUnregisterServer(void);
+#ifdef _WIN32
+STDAPI DllInstall(BOOL install, LPCWSTR cmdline);   /* Windows' own signature */
+#else
 STDAPI DllInstall(int install, const char *cmdline);
+#endif
 STDAPI DllGetClassObject(REFCLSID rclsid, REFIID riid, void **ppv);
 STDAPI DllCanUnloadNow(void);
 STDAPI DllGetVersion(DLLVERSIONINFO *info);
 
 /* ---- registry API ---- */
 
+#ifdef _WIN32
+typedef HKEY SK_HKEY;
+#define SK_HKEY_CLASSES_ROOT   HKEY_CLASSES_ROOT
+#define SK_HKEY_CURRENT_USER   HKEY_CURRENT_USER
+#define SK_HKEY_LOCAL_MACHINE  HKEY_LOCAL_MACHINE
+#define SK_HKEY_USERS          HKEY_USERS
+#else
 typedef struct sk_hkey *SK_HKEY;
 
 #define SK_HKEY_CLASSES_ROOT   ((SK_HKEY)(uintptr_t)0x80000000u)
 #define SK_HKEY_CURRENT_USER   ((SK_HKEY)(uintptr_t)0x80000001u)
 #define SK_HKEY_LOCAL_MACHINE  ((SK_HKEY)(uintptr_t)0x80000002u)
 #define SK_HKEY_USERS          ((SK_HKEY)(uintptr_t)0x80000003u)
+#endif
 
 /* Value types (Win32 numbering). String data is UTF-8 bytes. */
 #define SK_REG_NONE       0u
@@ -117,39 +144,43 @@ typedef struct sk_hkey *SK_HKEY;
 /* Open key `subkey` under `parent` (a root or an open key), creating it and
  * any missing parents. *created (may be NULL) is 1 when it did not exist.
  * Close the result with sk_reg_close_key. */
-long sk_reg_create_key(SK_HKEY parent, const char *subkey, SK_HKEY *out, int *created);
+SK_REG_API long sk_reg_create_key(SK_HKEY parent, const char *subkey, SK_HKEY *out, int *created);
 /* Open an existing key; SK_ERROR_FILE_NOT_FOUND when it does not exist. */
-long sk_reg_open_key(SK_HKEY parent, const char *subkey, SK_HKEY *out);
+SK_REG_API long sk_reg_open_key(SK_HKEY parent, const char *subkey, SK_HKEY *out);
 /* Close a key opened above; closing a root is a no-op. */
-long sk_reg_close_key(SK_HKEY key);
+SK_REG_API long sk_reg_close_key(SK_HKEY key);
 
 /* Set a value (name NULL or "" is the default value); data is copied. */
-long sk_reg_set_value(SK_HKEY key, const char *name, uint32_t type,
+SK_REG_API long sk_reg_set_value(SK_HKEY key, const char *name, uint32_t type,
                       const void *data, uint32_t len);
 /* REG_SZ convenience: stores value including its terminating NUL. */
-long sk_reg_set_string(SK_HKEY key, const char *name, const char *value);
-long sk_reg_set_dword(SK_HKEY key, const char *name, uint32_t value);
+SK_REG_API long sk_reg_set_string(SK_HKEY key, const char *name, const char *value);
+SK_REG_API long sk_reg_set_dword(SK_HKEY key, const char *name, uint32_t value);
 
 /* Read a value. type and data may be NULL; *len is in: size of data,
  * out: size of the value. SK_ERROR_MORE_DATA when data is too small. */
-long sk_reg_query_value(SK_HKEY key, const char *name, uint32_t *type,
+SK_REG_API long sk_reg_query_value(SK_HKEY key, const char *name, uint32_t *type,
                         void *data, uint32_t *len);
-long sk_reg_delete_value(SK_HKEY key, const char *name);
+SK_REG_API long sk_reg_delete_value(SK_HKEY key, const char *name);
 /* Delete subkey (NULL: the key itself) with everything under it. */
-long sk_reg_delete_tree(SK_HKEY key, const char *subkey);
+SK_REG_API long sk_reg_delete_tree(SK_HKEY key, const char *subkey);
 /* Delete an empty subkey (SK_ERROR_ACCESS_DENIED when it has subkeys). */
-long sk_reg_delete_key(SK_HKEY key, const char *subkey);
+SK_REG_API long sk_reg_delete_key(SK_HKEY key, const char *subkey);
 
 /* Enumerate: index 0, 1, ... until SK_ERROR_NO_MORE_ITEMS. *name_len is in:
  * size of name including NUL, out: length without NUL. Order: by name,
  * case-insensitively. */
-long sk_reg_enum_key(SK_HKEY key, uint32_t index, char *name, uint32_t *name_len);
-long sk_reg_enum_value(SK_HKEY key, uint32_t index, char *name, uint32_t *name_len,
+SK_REG_API long sk_reg_enum_key(SK_HKEY key, uint32_t index, char *name, uint32_t *name_len);
+SK_REG_API long sk_reg_enum_value(SK_HKEY key, uint32_t index, char *name, uint32_t *name_len,
                        uint32_t *type, void *data, uint32_t *len);
 
 /* Absolute path of the module being registered (borrowed, valid while the
  * entry point runs), or NULL outside a registration. */
-const char *sk_reg_module_path(void);
+SK_REG_API const char *sk_reg_module_path(void);
+
+#ifdef _WIN32
+#include <setupkit/reg_win32_impl.h>   /* their definitions */
+#endif
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,10 @@
 #ifndef SETUPKIT_WINREG_H
 #define SETUPKIT_WINREG_H
 
+#ifdef _WIN32
+#include <setupkit/reg.h>   /* <windows.h>: the real advapi32 functions */
+#else
+
 #include <stdint.h>
 #include <setupkit/reg.h>
 
@@ -115,5 +119,7 @@ LONG WINAPI RegCloseKey(HKEY hKey);
 #ifdef __cplusplus
 }
 #endif
+
+#endif /* _WIN32 */
 
 #endif
