@@ -41,9 +41,18 @@ WIN_REGISTER_OBJS := $(call win_objs,register/register_main.c $(REGISTER_SRCS) \
 WIN_MKMEDIA_OBJS := $(call win_objs,payload/mkmedia_main.c payload/mkmedia_slipstream.c \
 	$(PAYLOAD_SRCS) $(PAYLOAD_WIN32_SRCS) $(MANIFESTS_SRCS) $(COMMON_SRCS) $(COMMON_WIN32_SRCS))
 
+# The sample product's modules as real Windows DLLs, from the same sources
+# as the .so files (examples.mk): on Windows <setupkit/reg.h> maps the
+# sk_reg_* calls onto advapi32, and <setupkit/winreg.h> is <windows.h>.
+WIN_EX := $(WIN_B)/examples
+WIN_EX_CFLAGS := -std=c11 -O2 $(WARN) -shared -Iinclude
+WIN_EX_H := $(EXAMPLES_WIN_H) include/setupkit/reg_win32.h include/setupkit/reg_win32_impl.h
+WIN_EXAMPLES := $(WIN_EX)/inetcomm.dll $(WIN_EX)/chatsvc.dll $(WIN_EX)/chatcfg.dll $(WIN_EX)/immod.dll
+
 .PHONY: windows windows-deps check-windows
 windows: windows-deps
-	@$(MAKE) --no-print-directory $(WIN_B)/bin/register.exe $(WIN_B)/bin/mkmedia.exe
+	@$(MAKE) --no-print-directory $(WIN_B)/bin/register.exe $(WIN_B)/bin/mkmedia.exe \
+		$(WIN_EXAMPLES)
 
 windows-deps:
 	@scripts/windows-deps.sh zstd bzip2 xz libarchive sqlite3 openssl
@@ -65,3 +74,21 @@ $(WIN_B)/bin/register.exe: $(WIN_REGISTER_OBJS)
 $(WIN_B)/bin/mkmedia.exe: $(WIN_MKMEDIA_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC_WIN) $(WIN_LDFLAGS) -o $@ $^ $(WIN_PKG_LIBS) $(WIN_SYSLIBS)
+
+$(WIN_EX)/inetcomm.dll: $(EX_INETCOMM) $(EXAMPLES_SRC)/inetcomm/inetcomm.h $(WIN_EX_H)
+	@mkdir -p $(dir $@)
+	$(CC_WIN) $(WIN_EX_CFLAGS) -DINETCOMM_VERSION='"5.5.2448.0"' -o $@ $< -ladvapi32
+
+$(WIN_EX)/chatsvc.dll: $(EXAMPLES_SRC)/libchatsvc/chatsvc.c $(EXAMPLES_SRC)/libchatsvc/chatsvc.h
+	@mkdir -p $(dir $@)
+	$(CC_WIN) $(WIN_EX_CFLAGS) -o $@ $<
+
+# chatcfg imports chatsvc.dll, found beside it (the DLL's own folder).
+$(WIN_EX)/chatcfg.dll: $(EX_CHATCFG) $(EXAMPLES_SRC)/libchatsvc/chatsvc.h $(WIN_EX_H) \
+		$(WIN_EX)/chatsvc.dll
+	@mkdir -p $(dir $@)
+	$(CC_WIN) $(WIN_EX_CFLAGS) -DCHATCFG_VERSION='"5.5.2448.0"' -o $@ $< $(WIN_EX)/chatsvc.dll -ladvapi32
+
+$(WIN_EX)/immod.dll: $(EX_IMMOD) $(WIN_EX_H)
+	@mkdir -p $(dir $@)
+	$(CC_WIN) $(WIN_EX_CFLAGS) -DIMMOD_VERSION='"5.5.2448.0"' -o $@ $< -ladvapi32

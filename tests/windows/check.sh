@@ -397,6 +397,49 @@ register "/s keeps the exit code" 4 --root "$ROOT" /s "$DIR\\noentry.dll"
 snap "$T/fail1.snap" 'HKEY_LOCAL_MACHINE\Software\SetupkitTest'
 same "the failures leave HKLM\\Software\\SetupkitTest unchanged" "$T/fail0.snap" "$T/fail1.snap"
 
+# --- the sample product's modules, cross-built as DLLs from the same sources ---
+
+# make windows builds them from manifests/examples/src (on Windows
+# <setupkit/reg.h> maps sk_reg_* onto advapi32). chatcfg.dll imports
+# chatsvc.dll, which ships beside it; immod goes to a folder with a space,
+# under a name with a space, as the sample's definition installs it.
+EX=$WINBUILD/examples
+APP='C:\Program Files\Mail Suite'
+mkdir -p "$C/Program Files/Mail Suite/lib" "$C/Program Files/Mail Suite/IM Client"
+cp "$EX/inetcomm.dll" "$EX/chatsvc.dll" "$EX/chatcfg.dll" "$C/Program Files/Mail Suite/lib/"
+cp "$EX/immod.dll" "$C/Program Files/Mail Suite/IM Client/im module.dll"
+SAMPLE="$APP\lib\inetcomm.dll|$APP\lib\chatcfg.dll|$APP\IM Client\im module.dll"
+SAMPLEKEYS='HKEY_LOCAL_MACHINE\Software HKEY_CLASSES_ROOT\CLSID'
+snap "$T/sample0.snap" $SAMPLEKEYS
+old_ifs=$IFS
+IFS='|'
+for m in $SAMPLE; do
+	IFS=$old_ifs
+	register "sample module $m registers" 0 --root "$ROOT" "$m"
+	register "sample module $m: its classes activate (verify)" 0 --root "$ROOT" verify "$m"
+	grep -q 'DllGetClassObject succeeded' "$T/out" && ok "... verify activated a class of it" || { bad "... verify activated no class"; show "$T/out"; }
+done
+IFS=$old_ifs
+has "inetcomm.dll's class points at it" 'HKCR\CLSID\{6D1C2B4E-8A3F-4C51-9E7D-2F4A6B8C0D11}\InprocServer32' "$APP\lib\inetcomm.dll"
+# Unregistered last first, as setup uninstalls: the first module created
+# HKLM\Software\Example\Mail Suite, the later ones wrote under it, and
+# an undo leaves a key alone while it still has someone else's subkeys.
+REVERSED=$(printf '%s\n' "$SAMPLE" | tr '|' '\n' | sed -n '1!G;h;$p' | tr '\n' '|')
+IFS='|'
+for m in $REVERSED; do
+	IFS=$old_ifs
+	[ -n "$m" ] && register "sample module $m unregisters (/u)" 0 --root "$ROOT" /u "$m"
+done
+IFS=$old_ifs
+snap "$T/sample1.snap" $SAMPLEKEYS
+same "the sample's registrations are undone exactly (HKLM\\Software and HKCR\\CLSID as before)" "$T/sample0.snap" "$T/sample1.snap"
+
+# --- backup and restore do not pretend on Windows ---
+
+register "backup is refused: the registry is not in the state database" 1 --root "$ROOT" backup 'C:\sk-backup.db'
+says "backup names the reason" "system's own registry"
+[ ! -e "$C/sk-backup.db" ] && ok "... and writes no file" || bad "... but wrote C:\\sk-backup.db"
+
 # --- the state database survived all of it ---
 
 DB=$C/sk-state/var/lib/setupkit/state.db
