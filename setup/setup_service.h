@@ -5,8 +5,9 @@
  *
  * A backend starts, stops and queries one service. The command backend (the
  * only one today, and the one the tests use) runs the definition's `start`,
- * `stop` and `status` command lines with /bin/sh -c, in their own process
- * group, with the SETUPKIT_* environment of an extension, and a timeout.
+ * `stop` and `status` command lines with /bin/sh -c (Windows: cmd.exe /c),
+ * in their own process group (job object), with the SETUPKIT_* environment
+ * of an extension, and a timeout.
  *
  * How a systemd backend would map (setup_service_systemd.c, later):
  *   - install: write <root>/etc/systemd/system/<name>.service from the
@@ -68,16 +69,19 @@ struct setup_cmd_env {
 struct setup_cmd_result {
 	int exited;                 /* exit code, when it exited */
 	int code;
-	int signal;                 /* killed by this signal (0: none) */
+	int signal;                 /* POSIX: killed by this signal (0: none) */
+	unsigned long exception;    /* Windows: crashed with this exception code,
+				     * e.g. 0xC0000005 (0: none) */
 	int timed_out;              /* killed after the timeout */
 	int cancelled;              /* killed because setup was cancelled */
 	char output[SETUP_CMD_OUTPUT_MAX];   /* stdout + stderr, truncated, NUL-terminated */
 };
 
-/* Run cmd with /bin/sh -c in its own process group, stdin /dev/null,
- * stdout+stderr captured, env added. After timeout_ms the whole group is
- * killed (SIGKILL). Returns 0 when it ran (r says how it ended), -1 when it
- * could not be run (e says why). */
+/* Run cmd with /bin/sh -c in its own process group (Windows: cmd.exe /d
+ * /s /c in a job object; setup_proc.h), stdin the null device,
+ * stdout+stderr captured, env added. After timeout_ms the whole group (job)
+ * is killed. Returns 0 when it ran (r says how it ended), -1 when it could
+ * not be run (e says why). */
 int setup_cmd_run(const char *cmd, const struct setup_cmd_env *env, unsigned timeout_ms,
 		  struct setup_cmd_result *r, struct err *e);
 /* "exit 3", "signal SIGSEGV (Segmentation fault)", "timed out after 2 s". */
