@@ -39,7 +39,8 @@ win_objs = $(patsubst %.c,$(WIN_B)/obj/%.o,$(1))
 WIN_REGISTER_OBJS := $(call win_objs,register/register_main.c $(REGISTER_SRCS) \
 	$(REGISTER_WIN32_SRCS) $(COMMON_SRCS) $(COMMON_WIN32_SRCS))
 WIN_MKMEDIA_OBJS := $(call win_objs,payload/mkmedia_main.c payload/mkmedia_slipstream.c \
-	$(PAYLOAD_SRCS) $(PAYLOAD_WIN32_SRCS) $(MANIFESTS_SRCS) $(COMMON_SRCS) $(COMMON_WIN32_SRCS))
+	$(PAYLOAD_SRCS) $(PAYLOAD_WIN32_SRCS) $(MANIFESTS_SRCS) $(MANIFESTS_WIN32_SRCS) \
+	$(COMMON_SRCS) $(COMMON_WIN32_SRCS))
 
 # The sample product's modules as real Windows DLLs, from the same sources
 # as the .so files (examples.mk): on Windows <setupkit/reg.h> maps the

@@ -430,24 +430,19 @@ static int take_list(struct loader *L, struct ini_kv *kv, struct manifest_list *
 	return manifest_list_parse(L->file, kv->line, kv->raw_key, kv->value, out, L->e);
 }
 
-static const char *const dest_tokens[][2] = {
-	{ "{app}", NULL },          /* the chosen install directory */
-	{ "{sys}", "/usr/lib" },
-	{ "{etc}", "/etc" },
-	{ "{var}", "/var/lib" },
-	{ "{bin}", "/usr/bin" },
-	{ NULL, NULL },
-};
+/* The directory tokens; their directories are the system's
+ * (manifest_token_dir: manifest_os_posix.c, manifest_os_win32.c). */
+static const char *const dest_tokens[] = { "{app}", "{sys}", "{etc}", "{var}", "{bin}", NULL };
 
 /* dest must be a known token, then optionally "/" and a clean relative path. */
 static int check_dest(struct loader *L, struct ini_kv *kv)
 {
 	const char *d = kv->value;
 
-	for (int i = 0; dest_tokens[i][0]; i++) {
-		size_t n = strlen(dest_tokens[i][0]);
+	for (int i = 0; dest_tokens[i]; i++) {
+		size_t n = strlen(dest_tokens[i]);
 
-		if (strncmp(d, dest_tokens[i][0], n) != 0)
+		if (strncmp(d, dest_tokens[i], n) != 0)
 			continue;
 		if (d[n] == '\0')
 			goto bad_root;
@@ -471,11 +466,11 @@ bad_root:
 
 char *manifest_dest_expand(const char *dest, const char *app_dir)
 {
-	for (int i = 0; dest_tokens[i][0]; i++) {
-		size_t n = strlen(dest_tokens[i][0]);
-		const char *base = dest_tokens[i][1] ? dest_tokens[i][1] : app_dir;
+	for (int i = 0; dest_tokens[i]; i++) {
+		size_t n = strlen(dest_tokens[i]);
+		const char *base = i == 0 ? app_dir : manifest_token_dir(dest_tokens[i]);
 
-		if (strncmp(dest, dest_tokens[i][0], n) == 0)
+		if (strncmp(dest, dest_tokens[i], n) == 0)
 			return path_join(base, dest + n);
 	}
 	return NULL;
@@ -544,13 +539,14 @@ static int load_product(struct loader *L, struct ini_section *s)
 		return -1;
 	kv = ini_section_get(s, L->m->format >= 2 ? "defaultdir" : "directory");
 	if (kv) {
-		if (kv->value[0] != '/' || (kv->value[1] && !path_is_clean_relative(kv->value + 1)))
+		if (!manifest_dir_ok(kv->value))
 			return err_at(L->e, L->file, kv->line,
-				      "'%s' must be an absolute path without '.', '..' or '//', like /opt/Mail Suite, not '%s'", kv->raw_key, kv->value);
+				      "'%s' must be an absolute path without '.', '..' or '//', like %s, not '%s'",
+				      kv->raw_key, manifest_dir_example, kv->value);
 		if (take_str(L, kv, &p->default_dir))
 			return -1;
 	} else {
-		p->default_dir = mem_printf("/opt/%s", p->code);
+		p->default_dir = manifest_default_dir(p->code);
 		if (!p->default_dir)
 			return err_nomem(L->e, "loading a manifest");
 	}
@@ -983,8 +979,9 @@ static int load_install(struct loader *L, struct ini_section *s)
 	    take_str(L, ini_section_get(s, "log"), &a->log))
 		return -1;
 	kv = ini_section_get(s, "dir");
-	if (kv && (kv->value[0] != '/' || (kv->value[1] && !path_is_clean_relative(kv->value + 1))))
-		return err_at(L->e, L->file, kv->line, "dir '%s' must be an absolute path without '.', '..' or '//', like /opt/Mail Suite", kv->value);
+	if (kv && !manifest_dir_ok(kv->value))
+		return err_at(L->e, L->file, kv->line, "dir '%s' must be an absolute path without '.', '..' or '//', like %s",
+			      kv->value, manifest_dir_example);
 	if (take_str(L, kv, &a->install_dir))
 		return -1;
 	kv = ini_section_get(s, "components");
