@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "common/err.h"
 
@@ -50,6 +51,7 @@ int os_unlink(const char *path);
 #define OS_O_NOFOLLOW 0x10   /* POSIX: O_NOFOLLOW; Windows: refuse a reparse point */
 #define OS_O_NONBLOCK 0x20   /* POSIX: O_NONBLOCK, so a FIFO cannot hang the open;
 			      * Windows: nothing (a file system holds no FIFOs) */
+#define OS_O_TRUNC    0x40   /* O_TRUNC (Windows: _O_TRUNC) */
 
 /* open() of a UTF-8 path, never inherited by children (POSIX: O_CLOEXEC;
  * Windows: _wopen with _O_BINARY | _O_NOINHERIT; mode only says whether
@@ -71,17 +73,78 @@ int os_dir_is_private(int dfd);
 int os_open_at(int dfd, const char *dir, const char *name, int flags, int mode);
 int os_symlink_at(const char *target, int dfd, const char *dir, const char *name);
 int os_unlink_at(int dfd, const char *dir, const char *name);
+/* lstat() of name in the directory dfd (POSIX: fstatat with
+ * AT_SYMLINK_NOFOLLOW; Windows: os_lstat of dir/name). -1 with errno. */
+int os_lstat_at(int dfd, const char *dir, const char *name, struct stat *st);
 
-/* mkdir(), stat(), lstat() (Windows: no links to tell, so stat), symlink()
- * (Windows: CreateSymbolicLinkW, which may need a privilege) of UTF-8
- * paths; fsync() (Windows: _commit); fchmod() (Windows: nothing, a file's
- * access is its ACL). All -1 with errno. */
+/* Reading a directory: opendir/readdir/closedir of a UTF-8 path. Every
+ * entry comes back, "." and ".." included, like readdir; the name is
+ * borrowed until the next os_readdir or os_closedir. os_opendir: NULL with
+ * errno (ENOENT when it does not exist). os_readdir: NULL at the end.
+ * os_dirfd: the directory's fd for the *_at calls (POSIX: dirfd; Windows:
+ * -1, which the *_at calls ignore; pass the path as their dir). */
+struct os_dir;
+struct os_dir *os_opendir(const char *path);
+const char *os_readdir(struct os_dir *d);
+int os_dirfd(struct os_dir *d);
+void os_closedir(struct os_dir *d);
+
+/* mkdir(), rmdir() (Windows: RemoveDirectoryW, ENOTEMPTY when not empty),
+ * stat(), lstat() (Windows: a symbolic link or a junction is reported as
+ * S_IFLNK, not followed, like POSIX lstat; any other reparse point, such as
+ * a cloud or deduplicated file, as what it holds), symlink() (Windows:
+ * CreateSymbolicLinkW, which may need a privilege) of UTF-8 paths; fsync()
+ * (Windows: _commit); fchmod() (Windows: nothing, a file's access is its
+ * ACL; there are no POSIX mode bits). All -1 with errno. */
 int os_mkdir(const char *path, int mode);
+int os_rmdir(const char *path);
 int os_stat(const char *path, struct stat *st);
 int os_lstat(const char *path, struct stat *st);
 int os_symlink(const char *target, const char *path);
 int os_fsync(int fd);
 int os_fchmod(int fd, int mode);
+
+/* link(): makes to a second name of the file from, in the same directory
+ * or at least on the same volume (Windows: CreateHardLinkW, NTFS only; EEXIST
+ * when to exists). -1 with errno. */
+int os_link(const char *from, const char *to);
+
+/*
+ * Make the files written so far durable, and the names that lead to them.
+ * files are real paths of files the caller wrote (or their final names),
+ * sorted so that the files of one directory are next to each other; dir is
+ * a directory always covered (the root). Returns 0, or -1 with e set and
+ * naming the path.
+ *  POSIX: one syncfs() per filesystem holding dir or the directory of one
+ *    of files (at most 16 filesystems), never one fsync per file; a
+ *    directory that no longer exists is skipped (its parent is covered).
+ *  Windows has no syncfs: FlushFileBuffers on each of files that exists (a
+ *    missing one was renamed or removed since, and is skipped). Names need
+ *    no flush: NTFS journals its metadata in order, and os_rename writes
+ *    through, which commits every earlier create and link with it.
+ */
+int os_sync_files(const char *dir, const char *const *files, size_t n, struct err *e);
+
+/*
+ * 1 when errnum, from os_rename or os_unlink of a file, says the file is in
+ * use and cannot be replaced now but can be at the next restart. POSIX:
+ * never (a running program keeps its old file). Windows: EBUSY (a sharing
+ * or lock violation) or EACCES (a loaded DLL or running program refuses
+ * to be replaced; a real permission problem says EACCES too, and then
+ * os_replace_at_reboot fails as well or the restart's rename does).
+ */
+int os_in_use_error(int errnum);
+
+/* Replace to with from when the system next starts, or with to NULL,
+ * delete from then (Windows: MoveFileExW with MOVEFILE_DELAY_UNTIL_REBOOT,
+ * and MOVEFILE_REPLACE_EXISTING for a replace, which needs administrator
+ * rights; from must stay in place until then, and a pending operation
+ * cannot be taken back by setupkit). POSIX: -1 with ENOTSUP, never needed
+ * there. -1 with errno. */
+int os_replace_at_reboot(const char *from, const char *to);
+
+/* gmtime_r(): t as UTC in *out; out, or NULL when t cannot be shown. */
+struct tm *os_gmtime(time_t t, struct tm *out);
 
 /* The last directory separator in path, or NULL: '/' (Windows: '/' or
  * '\\'). path_basename and path_dirname split there. */
@@ -99,6 +162,15 @@ int os_path_is_absolute(const char *path);
 
 #ifdef _WIN32
 #include <wchar.h>
+
+/* The file type os_lstat gives a symbolic link or junction (as on POSIX;
+ * mingw's sys/stat.h has none). */
+#ifndef S_IFLNK
+#define S_IFLNK 0xA000
+#endif
+#ifndef S_ISLNK
+#define S_ISLNK(m) (((m) & S_IFMT) == S_IFLNK)
+#endif
 
 /* UTF-8 <-> UTF-16, allocated with mem_*; NULL with errno EINVAL when the
  * input is not valid UTF-8 / UTF-16, ENOMEM when memory ran out. */

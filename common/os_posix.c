@@ -6,6 +6,7 @@
  */
 #include "os.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -187,6 +188,8 @@ static int posix_flags(int flags)
 		f |= O_NOFOLLOW;
 	if (flags & OS_O_NONBLOCK)
 		f |= O_NONBLOCK;
+	if (flags & OS_O_TRUNC)
+		f |= O_TRUNC;
 	return f;
 }
 
@@ -227,9 +230,44 @@ int os_unlink_at(int dfd, const char *dir, const char *name)
 	return unlinkat(dfd, name, 0);
 }
 
+int os_lstat_at(int dfd, const char *dir, const char *name, struct stat *st)
+{
+	(void)dir;
+	return fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW);
+}
+
+/* struct os_dir is the DIR itself: no allocation of our own. */
+struct os_dir *os_opendir(const char *path)
+{
+	return (struct os_dir *)opendir(path);
+}
+
+const char *os_readdir(struct os_dir *d)
+{
+	struct dirent *de = readdir((DIR *)d);
+
+	return de ? de->d_name : NULL;
+}
+
+int os_dirfd(struct os_dir *d)
+{
+	return dirfd((DIR *)d);
+}
+
+void os_closedir(struct os_dir *d)
+{
+	if (d)
+		closedir((DIR *)d);
+}
+
 int os_mkdir(const char *path, int mode)
 {
 	return mkdir(path, (mode_t)mode);
+}
+
+int os_rmdir(const char *path)
+{
+	return rmdir(path);
 }
 
 int os_stat(const char *path, struct stat *st)
@@ -255,4 +293,68 @@ int os_fsync(int fd)
 int os_fchmod(int fd, int mode)
 {
 	return fchmod(fd, (mode_t)mode);
+}
+
+int os_link(const char *from, const char *to)
+{
+	return link(from, to);
+}
+
+int os_sync_files(const char *dir, const char *const *files, size_t n, struct err *e)
+{
+	dev_t devs[16];
+	int ndev = 0, rc = 0;
+	char *prev = NULL;
+
+	/* dir itself first, then the directory of each file: a directory
+	 * already seen just before, or a filesystem already synced, is skipped. */
+	for (size_t i = 0; i <= n && rc == 0; i++) {
+		char *real = i == 0 ? mem_strdup(dir) : path_dirname(files[i - 1]);
+		struct stat st;
+		int fd, seen = 0;
+
+		if (!real) {
+			rc = err_nomem(e, "syncing");
+			break;
+		}
+		if (prev && strcmp(prev, real) == 0) {
+			mem_free(real);
+			continue;
+		}
+		mem_free(prev);
+		prev = real;
+		if (stat(real, &st) != 0)
+			continue;      /* removed directory: its parent is synced */
+		for (int d = 0; d < ndev; d++)
+			seen |= devs[d] == st.st_dev;
+		if (seen || ndev == 16)
+			continue;
+		devs[ndev++] = st.st_dev;
+		fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || syncfs(fd) != 0)
+			rc = err_errno(e, "cannot flush the filesystem holding '%s' to disk", real);
+		if (fd >= 0)
+			close(fd);
+	}
+	mem_free(prev);
+	return rc;
+}
+
+int os_in_use_error(int errnum)
+{
+	(void)errnum;   /* rename() replaces a file in use: its users keep the old inode */
+	return 0;
+}
+
+int os_replace_at_reboot(const char *from, const char *to)
+{
+	(void)from;
+	(void)to;
+	errno = ENOTSUP;
+	return -1;
+}
+
+struct tm *os_gmtime(time_t t, struct tm *out)
+{
+	return gmtime_r(&t, out);
 }

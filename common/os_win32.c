@@ -89,6 +89,11 @@ int os_win_err(struct err *e, unsigned long code, const char *fmt, ...)
 	case ERROR_HANDLE_DISK_FULL: errnum = ENOSPC; break;
 	case ERROR_NOT_ENOUGH_MEMORY:
 	case ERROR_OUTOFMEMORY: errnum = ENOMEM; break;
+	case ERROR_SHARING_VIOLATION:
+	case ERROR_LOCK_VIOLATION: errnum = EBUSY; break;   /* open elsewhere: os_in_use_error */
+	case ERROR_DIR_NOT_EMPTY: errnum = ENOTEMPTY; break;
+	case ERROR_NOT_SAME_DEVICE: errnum = EXDEV; break;
+	case ERROR_DIRECTORY: errnum = ENOTDIR; break;
 	default: errnum = EIO;
 	}
 	e->sys_errno = errnum;
@@ -439,6 +444,8 @@ int os_open(const char *path, int flags, int mode)
 		f |= _O_CREAT;
 	if (flags & OS_O_EXCL)
 		f |= _O_EXCL;
+	if (flags & OS_O_TRUNC)
+		f |= _O_TRUNC;
 	if ((flags & OS_O_NOFOLLOW) && is_reparse(w))
 		errno = (flags & OS_O_CREAT) && (flags & OS_O_EXCL) ? EEXIST : ELOOP;
 	else
@@ -530,6 +537,104 @@ int os_unlink_at(int dfd, const char *dir, const char *name)
 	return rc;
 }
 
+int os_lstat_at(int dfd, const char *dir, const char *name, struct stat *st)
+{
+	char *p = path_join(dir, name);
+	int rc;
+
+	(void)dfd;
+	if (!p) {
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = os_lstat(p, st);
+	mem_free(p);
+	return rc;
+}
+
+/* ---- reading a directory: FindFirstFileW / FindNextFileW ---- */
+
+struct os_dir {
+	HANDLE h;
+	WIN32_FIND_DATAW fd;
+	int have;        /* fd holds an entry not returned yet */
+	char *name;      /* the last one returned, UTF-8 */
+};
+
+struct os_dir *os_opendir(const char *path)
+{
+	wchar_t *w = os_wide(path), *pat = NULL;
+	struct os_dir *d = NULL;
+	size_t n;
+
+	if (!w)
+		return NULL;
+	n = wcslen(w);
+	pat = mem_array(n + 3, sizeof(wchar_t));
+	d = mem_alloc(sizeof(*d));
+	if (!pat || !d) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	memset(d, 0, sizeof(*d));
+	memcpy(pat, w, n * sizeof(wchar_t));
+	wcscpy(pat + n, n && (w[n - 1] == L'\\' || w[n - 1] == L'/') ? L"*" : L"\\*");
+	d->h = FindFirstFileW(pat, &d->fd);
+	if (d->h == INVALID_HANDLE_VALUE) {
+		DWORD code = GetLastError();
+
+		if (code != ERROR_FILE_NOT_FOUND) {   /* a missing folder: ERROR_PATH_NOT_FOUND */
+			set_errno(code);
+			goto fail;
+		}
+		/* nothing matched: an empty drive root (a folder lists "." and "..") */
+		mem_free(w);
+		mem_free(pat);
+		return d;
+	}
+	d->have = 1;
+	mem_free(w);
+	mem_free(pat);
+	return d;
+fail:
+	mem_free(d);
+	mem_free(w);
+	mem_free(pat);
+	return NULL;
+}
+
+const char *os_readdir(struct os_dir *d)
+{
+	for (;;) {
+		if (!d->have && (d->h == INVALID_HANDLE_VALUE || !FindNextFileW(d->h, &d->fd)))
+			return NULL;
+		d->have = 0;
+		mem_free(d->name);
+		d->name = os_utf8(d->fd.cFileName);
+		if (d->name)
+			return d->name;
+		if (errno == ENOMEM)
+			return NULL;
+		/* not valid UTF-16 (an unpaired surrogate): no name we can use */
+	}
+}
+
+int os_dirfd(struct os_dir *d)
+{
+	(void)d;
+	return -1;
+}
+
+void os_closedir(struct os_dir *d)
+{
+	if (!d)
+		return;
+	if (d->h != INVALID_HANDLE_VALUE)
+		FindClose(d->h);
+	mem_free(d->name);
+	mem_free(d);
+}
+
 int os_mkdir(const char *path, int mode)
 {
 	wchar_t *w = os_wide(path);
@@ -555,9 +660,59 @@ int os_stat(const char *path, struct stat *st)
 	return rc;
 }
 
+/* 1 when w is a symbolic link or a junction, not any reparse point: cloud
+ * placeholders and deduplicated files are reparse points that hold data. */
+static int is_link(const wchar_t *w, WIN32_FIND_DATAW *fd)
+{
+	HANDLE h;
+
+	if (!is_reparse(w))
+		return 0;
+	h = FindFirstFileW(w, fd);
+	if (h == INVALID_HANDLE_VALUE)
+		return 0;
+	FindClose(h);
+	return (fd->dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) &&
+		(fd->dwReserved0 == IO_REPARSE_TAG_SYMLINK || fd->dwReserved0 == IO_REPARSE_TAG_MOUNT_POINT);
+}
+
 int os_lstat(const char *path, struct stat *st)
 {
-	return os_stat(path, st);
+	wchar_t *w = os_wide(path);
+	WIN32_FIND_DATAW fd;
+	int rc;
+
+	if (!w)
+		return -1;
+	if (is_link(w, &fd)) {
+		/* The link itself, not what it points to (which may be gone). */
+		ULARGE_INTEGER t;
+
+		memset(st, 0, sizeof(*st));
+		st->st_mode = S_IFLNK | 0777;
+		st->st_nlink = 1;
+		t.LowPart = fd.ftLastWriteTime.dwLowDateTime;
+		t.HighPart = fd.ftLastWriteTime.dwHighDateTime;
+		if (t.QuadPart >= 116444736000000000ULL)   /* 100 ns ticks from 1601 to 1970 */
+			st->st_mtime = (time_t)((t.QuadPart - 116444736000000000ULL) / 10000000ULL);
+		rc = 0;
+	} else {
+		rc = _wstat64(w, st);
+	}
+	mem_free(w);
+	return rc;
+}
+
+int os_rmdir(const char *path)
+{
+	wchar_t *w = os_wide(path);
+	int rc;
+
+	if (!w)
+		return -1;
+	rc = RemoveDirectoryW(w) ? 0 : set_errno(GetLastError());
+	mem_free(w);
+	return rc;
 }
 
 int os_symlink(const char *target, const char *path)
@@ -583,4 +738,70 @@ int os_fchmod(int fd, int mode)
 	(void)fd;
 	(void)mode;
 	return 0;
+}
+
+int os_link(const char *from, const char *to)
+{
+	wchar_t *wf = os_wide(from), *wt = os_wide(to);
+	int rc = -1;
+
+	if (wf && wt)
+		rc = CreateHardLinkW(wt, wf, NULL) ? 0 : set_errno(GetLastError());
+	mem_free(wf);
+	mem_free(wt);
+	return rc;
+}
+
+int os_sync_files(const char *dir, const char *const *files, size_t n, struct err *e)
+{
+	(void)dir;   /* a folder holds names only, which NTFS's journal keeps */
+	for (size_t i = 0; i < n; i++) {
+		wchar_t *w = os_wide(files[i]);
+		HANDLE h;
+		DWORD code;
+
+		if (!w)
+			return err_set(e, ERR_CLASS_INPUT, "cannot flush '%s' to disk: not a valid UTF-8 name", files[i]);
+		/* FlushFileBuffers needs write access; the caller wrote the file,
+		 * so it is ours and writable (modes are not applied here). */
+		h = CreateFileW(w, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+				OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+		mem_free(w);
+		if (h == INVALID_HANDLE_VALUE) {
+			code = GetLastError();
+			if (code == ERROR_FILE_NOT_FOUND || code == ERROR_PATH_NOT_FOUND)
+				continue;   /* renamed into place or removed since */
+			return os_win_err(e, code, "cannot open '%s' to flush it to disk", files[i]);
+		}
+		if (!FlushFileBuffers(h)) {
+			code = GetLastError();
+			CloseHandle(h);
+			return os_win_err(e, code, "cannot flush '%s' to disk", files[i]);
+		}
+		CloseHandle(h);
+	}
+	return 0;
+}
+
+int os_in_use_error(int errnum)
+{
+	return errnum == EBUSY || errnum == EACCES;
+}
+
+int os_replace_at_reboot(const char *from, const char *to)
+{
+	wchar_t *wf = os_wide(from), *wt = to ? os_wide(to) : NULL;
+	int rc = -1;
+
+	if (wf && (wt || !to))
+		rc = MoveFileExW(wf, wt, MOVEFILE_DELAY_UNTIL_REBOOT | (wt ? MOVEFILE_REPLACE_EXISTING : 0)) ? 0 :
+			set_errno(GetLastError());
+	mem_free(wf);
+	mem_free(wt);
+	return rc;
+}
+
+struct tm *os_gmtime(time_t t, struct tm *out)
+{
+	return gmtime_s(out, &t) == 0 ? out : NULL;
 }
