@@ -195,7 +195,9 @@ struct setup_op {
 	int old_exists;       /* PUT: T existed when planned */
 	char *keep;           /* PUT: move the old T here at commit (backup store);
 			       * RESTORE: the backup to restore; NULL otherwise */
-	unsigned mode;        /* PUT: mode of the new file */
+	unsigned mode;        /* PUT: mode of the new file (Windows: not applied,
+			       * a file has no POSIX mode bits, its ACL is
+			       * inherited from its folder) */
 };
 
 struct setup_txn {
@@ -230,7 +232,10 @@ int setup_txn_make_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
  * is extracted and verified straight there, after setup_txn_make_dirs, and
  * apply renames it to T inside one directory. NULL when out of memory. */
 char *setup_txn_new_path(struct setup_ctx *c, const struct setup_op *o);
-/* Switch every op in (backups by hard link, then rename), then sync. */
+/* Switch every op in (backups by hard link, then rename), then sync.
+ * Windows: a T that is in use (a loaded DLL, a running program) cannot be
+ * renamed over, and apply fails with EACCES or EBUSY (see os_in_use_error;
+ * replacing at the next restart is not wired in yet). */
 int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e);
 /* Mark committed (inside the caller's open state transaction). */
 int setup_txn_mark_committed(struct setup_ctx *c, struct setup_txn *t, struct err *e);

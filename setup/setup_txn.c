@@ -23,6 +23,10 @@
  *      also unlinks a T.setupkit-old that survives the rename.
  *  (4) Every new file and directory is synced (syncfs) before the state says
  *      committed; after it, only cleanup remains, and cleanup is idempotent.
+ *      On Windows (no syncfs, no directory fsync) each T.setupkit-new is
+ *      flushed before the switch, and the switch's MoveFileExW writes
+ *      through, committing NTFS's journal with the links made before it
+ *      (os_sync_files, os_rename in common/os.h).
  *  (5) Registry writes made under the transaction are captures with ids above
  *      sk_txn.reg_mark for the modules in sk_txn_module; rollback undoes them.
  *  (6) Recovery is the same rollback or finish, and each step of both is
@@ -33,9 +37,7 @@
  */
 #include "setup.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,7 @@
 #include "common/fault.h"
 #include "common/mem.h"
 #include "common/names.h"
+#include "common/os.h"
 #include "common/path.h"
 #include "register/reg.h"
 
@@ -104,22 +107,22 @@ static int cmp_str_ptr(const void *a, const void *b)
  * of a backup that was interrupted. Best effort: a failure only costs space. */
 static void prune_registry_backups(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
+	struct os_dir *d = os_opendir(dir);
+	const char *name;
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 
 	if (!d)
 		return;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
+	while ((name = os_readdir(d))) {
+		size_t len = strlen(name);
 		char *p;
 
-		if (strstr(de->d_name, ".db.tmp-")) {
-			unlinkat(dirfd(d), de->d_name, 0);
+		if (strstr(name, ".db.tmp-")) {
+			os_unlink_at(os_dirfd(d), dir, name);
 			continue;
 		}
-		if (len < 4 || strcmp(de->d_name + len - 3, ".db") != 0)
+		if (len < 4 || strcmp(name + len - 3, ".db") != 0)
 			continue;
 		if (n == cap) {
 			char **g = mem_realloc_array(names, cap ? cap * 2 : 16, sizeof(char *));
@@ -129,19 +132,19 @@ static void prune_registry_backups(const char *dir)
 			names = g;
 			cap = cap ? cap * 2 : 16;
 		}
-		if (!(p = mem_strdup(de->d_name)))
+		if (!(p = mem_strdup(name)))
 			break;
 		names[n++] = p;
 	}
 	if (n > SK_REGBACKUP_KEEP) {
 		qsort(names, n, sizeof(char *), cmp_str_ptr);
 		for (size_t i = 0; i + SK_REGBACKUP_KEEP < n; i++)
-			unlinkat(dirfd(d), names[i], 0);
+			os_unlink_at(os_dirfd(d), dir, names[i]);
 	}
 	for (size_t i = 0; i < n; i++)
 		mem_free(names[i]);
 	mem_free(names);
-	closedir(d);
+	os_closedir(d);
 }
 
 /* Copy the whole registry to the state directory's backup area before the
@@ -159,9 +162,10 @@ static int backup_registry(struct setup_ctx *c, const struct setup_txn *t, struc
 		return err_nomem(e, "backing up the registry");
 	if (path_mkdirs(dir, 0700, e))
 		goto out;
-	gmtime_r(&now, &tm);
+	if (!os_gmtime(now, &tm))
+		memset(&tm, 0, sizeof(tm));
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	file = mem_printf("%s/%s-%s-%s-%ld.db", dir, stamp, t->op, t->product, (long)getpid());
+	file = mem_printf("%s/%s-%s-%s-%ld.db", dir, stamp, t->op, t->product, os_getpid());
 	if (!file) {
 		err_nomem(e, "backing up the registry");
 		goto out;
@@ -245,65 +249,35 @@ static int cmp_path_ptr(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Flush every filesystem the transaction wrote to: one syncfs per device,
- * never one fsync per file (BENCHMARKS.md). The ops' paths are visited
+/* Make every file the transaction wrote durable, and the names leading to
+ * it (os_sync_files): on POSIX one syncfs per filesystem, never one fsync
+ * per file (BENCHMARKS.md); on Windows, which has no syncfs, each
+ * T.setupkit-new that is still there is flushed. The ops' paths are visited
  * sorted, so each directory is looked at about once, not once per file. */
 static int sync_all(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 {
-	dev_t devs[16];
-	int ndev = 0;
-	char *prev = NULL;
-	int rc = 0;
 	const char **paths = mem_array((size_t)t->nops + 1, sizeof(*paths));
+	char **files = mem_array((size_t)t->nops + 1, sizeof(*files));
+	int n = 0, rc = -1;
 
-	if (!paths)
-		return err_nomem(e, "syncing");
+	if (!paths || !files) {
+		err_nomem(e, "syncing");
+		goto out;
+	}
 	for (int i = 0; i < t->nops; i++)
 		paths[i] = t->ops[i].path;
 	qsort(paths, (size_t)t->nops, sizeof(*paths), cmp_path_ptr);
-	for (int i = -1; i < t->nops && rc == 0; i++) {
-		char *dir, *real;
-		struct stat st;
-		int fd;
-
-		if (i < 0)
-			real = mem_strdup(c->root[0] ? c->root : "/");
-		else {
-			real = setup_real(c, paths[i]);
-			if (real) {
-				dir = path_dirname(real);
-				mem_free(real);
-				real = dir;
-			}
+	for (; n < t->nops; n++)
+		if (!(files[n] = real_sfx(c, paths[n], SK_NEW_SUFFIX))) {
+			err_nomem(e, "syncing");
+			goto out;
 		}
-		if (!real) {
-			mem_free(prev);
-			mem_free(paths);
-			return err_nomem(e, "syncing");
-		}
-		if (prev && strcmp(prev, real) == 0) {
-			mem_free(real);
-			continue;
-		}
-		mem_free(prev);
-		prev = real;
-		if (stat(real, &st) != 0)
-			continue;      /* removed directory: its parent is synced */
-		int seen = 0;
-
-		for (int d = 0; d < ndev; d++)
-			seen |= devs[d] == st.st_dev;
-		if (seen || ndev == 16)
-			continue;
-		devs[ndev++] = st.st_dev;
-		fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 || syncfs(fd) != 0)
-			rc = err_errno(e, "cannot flush the filesystem holding '%s' to disk", real);
-		if (fd >= 0)
-			close(fd);
-	}
+	rc = os_sync_files(c->root[0] ? c->root : "/", (const char *const *)files, (size_t)n, e);
+out:
+	for (int i = 0; files && i < n; i++)
+		mem_free(files[i]);
+	mem_free(files);
 	mem_free(paths);
-	mem_free(prev);
 	return rc;
 }
 
@@ -316,19 +290,20 @@ static int move_file(const char *src, const char *dst, struct err *e)
 	int in, out, rc = -1;
 	struct stat st;
 
-	if (rename(src, dst) == 0)
+	if (os_rename(src, dst) == 0)
 		return 0;
 	if (errno != EXDEV)
 		return err_errno(e, "cannot move '%s' to '%s'", src, dst);
 	tmp = mem_printf("%s%s", dst, SK_NEW_SUFFIX);
 	if (!tmp)
 		return err_nomem(e, "moving a backup");
-	in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	in = os_open(src, OS_O_RDONLY | OS_O_NOFOLLOW, 0);
 	if (in < 0 || fstat(in, &st) != 0) {
 		err_errno(e, "cannot read '%s'", src);
 		goto out;
 	}
-	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 07777);
+	/* The mode is the source's; on Windows only whether it is writable. */
+	out = os_open(tmp, OS_O_WRONLY | OS_O_CREAT | OS_O_TRUNC, (int)(st.st_mode & 07777));
 	if (out < 0) {
 		err_errno(e, "cannot create '%s'", tmp);
 		goto out;
@@ -344,11 +319,11 @@ static int move_file(const char *src, const char *dst, struct err *e)
 			goto out;
 		}
 	}
-	if (fsync(out) != 0 || close(out) != 0) {
+	if (os_fsync(out) != 0 || close(out) != 0) {
 		err_errno(e, "cannot write '%s'", tmp);
 		goto out;
 	}
-	if (rename(tmp, dst) != 0 || unlink(src) != 0) {
+	if (os_rename(tmp, dst) != 0 || os_unlink(src) != 0) {
 		err_errno(e, "cannot move '%s' to '%s'", src, dst);
 		goto out;
 	}
@@ -357,7 +332,7 @@ out:
 	if (in >= 0)
 		close(in);
 	if (rc)
-		unlink(tmp);
+		os_unlink(tmp);
 	mem_free(tmp);
 	return rc;
 }
@@ -432,7 +407,7 @@ int setup_txn_make_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 			err_nomem(e, "creating directories");
 			goto out;
 		}
-		if (lstat(real, &st) != 0)
+		if (os_lstat(real, &st) != 0)
 			missing[nmissing++] = cand[i];
 		else if (!S_ISDIR(st.st_mode)) {
 			err_set(e, ERR_CLASS_IO, "cannot create the directory '%s': a file of that name is in the way; move it and run setup again", real);
@@ -463,7 +438,7 @@ int setup_txn_make_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 			goto out;
 		}
 		fault_point("mkdir");
-		if (mkdir(real, 0755) != 0 && errno != EEXIST) {
+		if (os_mkdir(real, 0755) != 0 && errno != EEXIST) {
 			err_errno(e, "cannot create the directory '%s'", real);
 			mem_free(real);
 			goto out;
@@ -509,13 +484,13 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 		switch (o->kind) {
 		case SETUP_OP_PUT:
 			fault_point("apply: link backup");
-			if (o->old_exists && link(real, old) != 0 && errno != EEXIST) {
+			if (o->old_exists && os_link(real, old) != 0 && errno != EEXIST) {
 				err_errno(e, "cannot keep a backup of '%s' as '%s'", real, old);
 				goto next_fail;
 			}
 			/* STATE: old file at T and T.setupkit-old, new at T.setupkit-new */
 			fault_point("apply: rename new");
-			if (rename(nw, real) != 0) {
+			if (os_rename(nw, real) != 0) {
 				err_errno(e, "cannot put the new '%s' in place", real);
 				goto next_fail;
 			}
@@ -523,7 +498,7 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 			break;
 		case SETUP_OP_REMOVE:
 			fault_point("apply: rename away");
-			if (rename(real, old) != 0 && errno != ENOENT) {
+			if (os_rename(real, old) != 0 && errno != ENOENT) {
 				err_errno(e, "cannot remove '%s'", real);
 				goto next_fail;
 			}
@@ -536,14 +511,14 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 				err_nomem(e, "restoring a backup");
 				goto next_fail;
 			}
-			if (o->old_exists && link(real, old) != 0 && errno != EEXIST) {
+			if (o->old_exists && os_link(real, old) != 0 && errno != EEXIST) {
 				err_errno(e, "cannot keep '%s' while restoring its backup", real);
 				mem_free(bk);
 				goto next_fail;
 			}
 			fault_point("apply: restore backup");
-			unlink(nw);
-			if (link(bk, nw) != 0 || rename(nw, real) != 0) {
+			os_unlink(nw);
+			if (os_link(bk, nw) != 0 || os_rename(nw, real) != 0) {
 				err_errno(e, "cannot restore '%s' from its backup '%s'", real, bk);
 				mem_free(bk);
 				goto next_fail;
@@ -582,7 +557,7 @@ static int remove_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 		if (!d)
 			return err_nomem(e, "removing directories");
 		fault_point("remove dir");
-		if (rmdir(d) != 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST) {
+		if (os_rmdir(d) != 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST) {
 			err_errno(e, "cannot remove the directory '%s'", d);
 			mem_free(d);
 			return -1;
@@ -627,16 +602,16 @@ int setup_txn_finish(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 		} else if (o->kind == SETUP_OP_RESTORE && o->keep) {
 			char *bk = setup_real(c, o->keep);
 
-			if (bk && unlink(bk) != 0 && errno != ENOENT)
+			if (bk && os_unlink(bk) != 0 && errno != ENOENT)
 				rc = err_errno(e, "cannot drop the restored backup '%s'", bk);
 			mem_free(bk);
 		}
 		/* After commit a PUT's T.setupkit-new was renamed into place, and
 		 * without an old file it never had a T.setupkit-old: skip the
 		 * unlinks that would fail (two per new file of a fresh install). */
-		if (rc == 0 && !(o->kind == SETUP_OP_PUT && !o->old_exists) && unlink(old) != 0 && errno != ENOENT)
+		if (rc == 0 && !(o->kind == SETUP_OP_PUT && !o->old_exists) && os_unlink(old) != 0 && errno != ENOENT)
 			rc = err_errno(e, "cannot remove the backup '%s'", old);
-		if (rc == 0 && o->kind != SETUP_OP_PUT && unlink(nw) != 0 && errno != ENOENT)
+		if (rc == 0 && o->kind != SETUP_OP_PUT && os_unlink(nw) != 0 && errno != ENOENT)
 			rc = err_errno(e, "cannot remove '%s'", nw);
 		mem_free(old);
 		mem_free(nw);
@@ -691,16 +666,16 @@ int setup_txn_rollback(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 			rc = err_nomem(e, "rolling back");
 		} else if (fault_point("rollback: file"), path_exists(old)) {
 			/* (3): T was switched; put the old file back. */
-			if (rename(old, real) != 0)
+			if (os_rename(old, real) != 0)
 				rc = err_errno(e, "cannot put back '%s' from '%s'", real, old);
-			else if (unlink(old) != 0 && errno != ENOENT)
+			else if (os_unlink(old) != 0 && errno != ENOENT)
 				rc = err_errno(e, "cannot remove '%s'", old);
 		} else if (o->kind != SETUP_OP_REMOVE && !o->old_exists && path_exists(real)) {
 			/* A file that did not exist before: ours, remove it. */
-			if (unlink(real) != 0)
+			if (os_unlink(real) != 0)
 				rc = err_errno(e, "cannot remove '%s'", real);
 		}
-		if (rc == 0 && nw && unlink(nw) != 0 && errno != ENOENT)
+		if (rc == 0 && nw && os_unlink(nw) != 0 && errno != ENOENT)
 			rc = err_errno(e, "cannot remove '%s'", nw);
 		mem_free(real);
 		mem_free(old);
@@ -737,24 +712,23 @@ int setup_txn_rollback(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 static void remove_stale_staging(struct setup_ctx *c)
 {
 	char *dir = setup_real(c, "/" SK_STATE_DIR);
-	DIR *d = dir ? opendir(dir) : NULL;
-	struct dirent *de;
+	struct os_dir *d = dir ? os_opendir(dir) : NULL;
+	const char *name;
 
-	while (d && (de = readdir(d))) {
+	while (d && (name = os_readdir(d))) {
 		char *p;
 		struct err ignored;
 
-		if (strncmp(de->d_name, SK_STAGE_PREFIX, strlen(SK_STAGE_PREFIX)) != 0)
+		if (strncmp(name, SK_STAGE_PREFIX, strlen(SK_STAGE_PREFIX)) != 0)
 			continue;
-		if ((p = mem_printf("%s/%s", dir, de->d_name))) {
+		if ((p = mem_printf("%s/%s", dir, name))) {
 			err_clear(&ignored);
 			if (path_remove_tree(p, &ignored) == 0)
 				setup_log(c, 0, "recovery: removed the staging directory '%s' of an interrupted run", p);
 		}
 		mem_free(p);
 	}
-	if (d)
-		closedir(d);
+	os_closedir(d);
 	mem_free(dir);
 }
 
