@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "common/mem.h"
+#include "common/os.h"
 #include "payload/payload.h"
 #include "register/reg.h"
 
@@ -139,7 +140,7 @@ int setup_cmd_verify(const struct setup_opts *o, const char *product, struct err
 			checked++;
 			if (!real)
 				continue;
-			if (lstat(real, &st) != 0) {
+			if (os_lstat(real, &st) != 0) {
 				problem(o->json, &problems, codes[k], f->path, "missing; run 'setup repair' with the media");
 			} else if (payload_hash_file(real, &h, &he) != 0) {
 				problem(o->json, &problems, codes[k], f->path, he.msg);

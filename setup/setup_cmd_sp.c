@@ -29,9 +29,7 @@
  */
 #include "setup.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +40,7 @@
 #include "common/fault.h"
 #include "common/mem.h"
 #include "common/names.h"
+#include "common/os.h"
 #include "common/path.h"
 #include "payload/payload.h"
 #include "register/reg.h"
@@ -273,37 +272,35 @@ out:
 int setup_sp_backup_usage(struct setup_ctx *c, const char *product, uint64_t *bytes, struct err *e)
 {
 	char *dir = store_dir(c, product, 0), *slash;
-	DIR *d1;
-	struct dirent *l;
+	struct os_dir *d1;
+	const char *l;
 
 	*bytes = 0;
 	if (!dir)
 		return err_nomem(e, "measuring the service pack backups");
 	slash = strrchr(dir, '/');
 	*slash = '\0';                   /* <store>/<product> */
-	d1 = opendir(dir);
-	while (d1 && (l = readdir(d1))) {
+	d1 = os_opendir(dir);
+	while (d1 && (l = os_readdir(d1))) {
 		char *sub;
-		DIR *d2;
-		struct dirent *f;
+		struct os_dir *d2;
+		const char *f;
 
-		if (l->d_name[0] == '.')
+		if (l[0] == '.')
 			continue;
-		if (!(sub = mem_printf("%s/%s", dir, l->d_name)))
+		if (!(sub = mem_printf("%s/%s", dir, l)))
 			break;
-		d2 = opendir(sub);
-		while (d2 && (f = readdir(d2))) {
+		d2 = os_opendir(sub);
+		while (d2 && (f = os_readdir(d2))) {
 			struct stat st;
 
-			if (f->d_name[0] != '.' && fstatat(dirfd(d2), f->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			if (f[0] != '.' && os_lstat_at(os_dirfd(d2), sub, f, &st) == 0 && S_ISREG(st.st_mode))
 				*bytes += (uint64_t)st.st_size;
 		}
-		if (d2)
-			closedir(d2);
+		os_closedir(d2);
 		mem_free(sub);
 	}
-	if (d1)
-		closedir(d1);
+	os_closedir(d1);
 	mem_free(dir);
 	return 0;
 }

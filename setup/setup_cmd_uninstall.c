@@ -12,7 +12,6 @@
  */
 #include "setup.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "common/fault.h"
 #include "common/mem.h"
 #include "common/names.h"
+#include "common/os.h"
 #include "common/path.h"
 #include "register/reg.h"
 
@@ -42,8 +42,8 @@ static int add_dir(char ***dirs, int *ndirs, const char *d)
 static int plan_level_removal(struct setup_ctx *c, struct setup_txn *t, const char *rel, struct err *e)
 {
 	char *real = setup_real(c, rel);
-	DIR *d = real ? opendir(real) : NULL;
-	struct dirent *fe;
+	struct os_dir *d = real ? os_opendir(real) : NULL;
+	const char *fe;
 	int rc = 0;
 
 	if (!d) {
@@ -52,12 +52,12 @@ static int plan_level_removal(struct setup_ctx *c, struct setup_txn *t, const ch
 		mem_free(real);
 		return rc;
 	}
-	while (rc == 0 && (fe = readdir(d))) {
+	while (rc == 0 && (fe = os_readdir(d))) {
 		char *f;
 
-		if (strcmp(fe->d_name, ".") == 0 || strcmp(fe->d_name, "..") == 0)
+		if (strcmp(fe, ".") == 0 || strcmp(fe, "..") == 0)
 			continue;
-		f = path_join(rel, fe->d_name);
+		f = path_join(rel, fe);
 		if (!f) {
 			rc = err_nomem(e, "planning the removal of the backup stores");
 			break;
@@ -66,7 +66,7 @@ static int plan_level_removal(struct setup_ctx *c, struct setup_txn *t, const ch
 		rc = setup_txn_add(t, SETUP_OP_REMOVE, f, 1, NULL, 0, e);
 		mem_free(f);
 	}
-	closedir(d);
+	os_closedir(d);
 	mem_free(real);
 	return rc;
 }
@@ -82,8 +82,8 @@ static int plan_store_removal(struct setup_ctx *c, struct setup_txn *t, const ch
 	char *bk = mem_printf("/%s/%s", SK_BACKUP_DIR, product);
 	char *sp = mem_printf("/%s/%s", SK_SPBACKUP_DIR, product);
 	char *real = NULL;
-	DIR *d = NULL;
-	struct dirent *de;
+	struct os_dir *d = NULL;
+	const char *de;
 	int rc = -1;
 
 	if (!bk || !sp)
@@ -95,19 +95,19 @@ static int plan_store_removal(struct setup_ctx *c, struct setup_txn *t, const ch
 	mem_free(real);
 	if (!(real = setup_real(c, sp)))
 		goto nomem;
-	d = opendir(real);
+	d = os_opendir(real);
 	if (!d) {
 		rc = errno == ENOENT ? 0 : err_errno(e, "cannot read the service packs' backup store '%s'", real);
 		goto out;
 	}
 	if (add_dir(dirs, ndirs, sp))
 		goto nomem;
-	while ((de = readdir(d))) {
+	while ((de = os_readdir(d))) {
 		char *lvl;
 
-		if (de->d_name[0] == '.')
+		if (de[0] == '.')
 			continue;
-		if (!(lvl = path_join(sp, de->d_name)) || add_dir(dirs, ndirs, lvl)) {
+		if (!(lvl = path_join(sp, de)) || add_dir(dirs, ndirs, lvl)) {
 			mem_free(lvl);
 			goto nomem;
 		}
@@ -121,8 +121,7 @@ static int plan_store_removal(struct setup_ctx *c, struct setup_txn *t, const ch
 nomem:
 	rc = err_nomem(e, "planning the removal of the backup stores");
 out:
-	if (d)
-		closedir(d);
+	os_closedir(d);
 	mem_free(real);
 	mem_free(bk);
 	mem_free(sp);

@@ -7,11 +7,25 @@
 #include "setup.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/os.h"
 #include "setupkit/version.h"
+
+/* The first ml bytes of buf equal to marker, or NULL (memmem, which C11
+ * and Windows lack). */
+static char *find_marker(char *buf, size_t have, const char *marker, size_t ml)
+{
+	char *p = buf, *end = buf + have;
+
+	while ((size_t)(end - p) >= ml && (p = memchr(p, marker[0], (size_t)(end - p) - ml + 1))) {
+		if (memcmp(p, marker, ml) == 0)
+			return p;
+		p++;
+	}
+	return NULL;
+}
 
 int setup_file_version(const char *path, struct manifest_version *v, struct err *e)
 {
@@ -19,7 +33,7 @@ int setup_file_version(const char *path, struct manifest_version *v, struct err 
 	const size_t ml = sizeof(marker) - 1, keep = ml + MANIFEST_VERSION_STRMAX;
 	char buf[65536 + 64];
 	size_t have = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = os_open(path, OS_O_RDONLY | OS_O_NOFOLLOW, 0);
 
 	memset(v, 0, sizeof(*v));
 	if (fd < 0)
@@ -37,7 +51,7 @@ int setup_file_version(const char *path, struct manifest_version *v, struct err 
 		}
 		have += (size_t)n;
 		buf[have] = '\0';
-		p = memmem(buf, have, marker, ml);
+		p = find_marker(buf, have, marker, ml);
 		if (p && (n == 0 || (size_t)(buf + have - p) >= keep)) {
 			char ver[MANIFEST_VERSION_STRMAX];
 			size_t k = 0;

@@ -8,16 +8,18 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 #include "common/mem.h"
 #include "common/names.h"
+#include "common/os.h"
 #include "payload/payload.h"
 
 int setup_media_load(const struct setup_opts *o, struct manifest **out, struct err *e)
 {
 	struct payload_media *pm = NULL;
 	char *trusted = NULL;
+	struct stat st;
 	int rc = -1;
 
 	*out = NULL;
@@ -30,7 +32,7 @@ int setup_media_load(const struct setup_opts *o, struct manifest **out, struct e
 		err_nomem(e, "opening media");
 		goto out;
 	}
-	if (!o->trusted_key && !o->allow_unsigned && pm->has_signature && access(trusted, F_OK) != 0) {
+	if (!o->trusted_key && !o->allow_unsigned && pm->has_signature && os_stat(trusted, &st) != 0) {
 		err_set(e, ERR_CLASS_MEDIA,
 			"media '%s' is signed, but no trusted keys are installed in '%s'; install the publisher's .pub key there, "
 			"pass --trusted-key FILE, or pass --allow-unsigned to skip the check", o->media, trusted);

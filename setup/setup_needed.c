@@ -29,10 +29,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "common/mem.h"
 #include "common/names.h"
+#include "common/os.h"
 #include "common/path.h"
 #include "payload/payload.h"
 #include "register/reg.h"
@@ -75,18 +75,19 @@ static int plan_installs(const struct setup_plan *p, const char *path)
 static int dir_has(const char *root, const struct setup_plan *p, const char *dir, const char *name, int host)
 {
 	char *t = path_join(dir, name), *r;
+	struct stat st;
 	int found;
 
 	if (!t)
 		return -1;
-	found = plan_installs(p, t) || (host && access(t, F_OK) == 0);
+	found = plan_installs(p, t) || (host && os_stat(t, &st) == 0);
 	if (!found && root[0]) {
 		r = mem_printf("%s%s", root, t);
 		if (!r) {
 			mem_free(t);
 			return -1;
 		}
-		found = access(r, F_OK) == 0;
+		found = os_stat(r, &st) == 0;
 		mem_free(r);
 	}
 	mem_free(t);
@@ -238,7 +239,7 @@ int setup_needed_check(struct setup_ctx *c, const struct setup_plan *p, const ch
 		staged++;
 	}
 	if (staged && media_dir) {
-		stage_rel = mem_printf("/%s/stage-%ld-%ld-needed", SK_STATE_DIR, (long)getpid(), (long)time(NULL));
+		stage_rel = mem_printf("/%s/stage-%ld-%ld-needed", SK_STATE_DIR, os_getpid(), (long)time(NULL));
 		stage = stage_rel ? setup_real(c, stage_rel) : NULL;
 		if (!stage) {
 			err_nomem(e, "checking modules' libraries");

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "common/mem.h"
+#include "common/os.h"
 #include "payload/payload.h"
 
 const char *setup_action_name(enum setup_action a)
@@ -144,7 +145,7 @@ int setup_plan_build(struct setup_ctx *c, const struct manifest *m, const char *
 		real = setup_real(c, it->path);
 		if (!real)
 			return err_nomem(e, "planning");
-		if (lstat(real, &st) != 0) {
+		if (os_lstat(real, &st) != 0) {
 			if (errno != ENOENT) {
 				err_errno(e, "cannot inspect '%s'", real);
 				mem_free(real);

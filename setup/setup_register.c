@@ -21,6 +21,7 @@
 #include "common/fault.h"
 #include "common/mem.h"
 #include "common/names.h"
+#include "common/os.h"
 #include "common/path.h"
 #include "payload/payload.h"
 #include "register/reg.h"
@@ -95,7 +96,7 @@ static int replace_from_media(struct setup_ctx *c, struct setup_txn *t, const st
 	rc = 0;
 out:
 	if (rc && nw)
-		unlink(nw);   /* the ladder may go on and commit: leave no T.setupkit-new */
+		os_unlink(nw);   /* the ladder may go on and commit: leave no T.setupkit-new */
 	payload_staged_list_free(&got);
 	mem_free(archive);
 	mem_free(nw);
