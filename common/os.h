@@ -150,6 +150,16 @@ struct tm *os_gmtime(time_t t, struct tm *out);
  * '\\'). path_basename and path_dirname split there. */
 const char *os_path_last_sep(const char *path);
 
+/* 1 when the n bytes at name (one path component, already not empty, "."
+ * or "..", and free of '/', '\\' and control characters) can name a file
+ * here and only the file it says. POSIX: always. Windows: not when it holds
+ * one of < > : " | ? * (':' would open an alternate data stream), ends in
+ * '.' or ' ' (which Win32 strips, so "a." would be "a"), or is a device
+ * name (CON, PRN, AUX, NUL, COM1-9, LPT1-9, CONIN$, CONOUT$, with or
+ * without an extension). path_is_clean_relative asks it of every
+ * component. */
+int os_path_name_ok(const char *name, size_t n);
+
 /* This process's id. */
 long os_getpid(void);
 

@@ -82,6 +82,13 @@ const char *os_path_last_sep(const char *path)
 	return strrchr(path, '/');
 }
 
+int os_path_name_ok(const char *name, size_t n)
+{
+	(void)name;
+	(void)n;
+	return 1;
+}
+
 int os_path_is_absolute(const char *path)
 {
 	return path && path[0] == '/';

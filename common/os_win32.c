@@ -241,6 +241,40 @@ int os_path_is_absolute(const char *path)
 	return (path[0] == '\\' && path[1] == '\\') || (path[0] == '/' && path[1] == '/');
 }
 
+static int name_is(const char *s, size_t n, const char *upper)
+{
+	size_t i;
+
+	for (i = 0; i < n && upper[i]; i++)
+		if ((s[i] >= 'a' && s[i] <= 'z' ? s[i] - 'a' + 'A' : s[i]) != upper[i])
+			return 0;
+	return i == n && !upper[i];
+}
+
+int os_path_name_ok(const char *name, size_t n)
+{
+	static const char *const devices[] = { "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$" };
+	size_t base = 0;
+
+	if (n == 0 || name[n - 1] == '.' || name[n - 1] == ' ')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strchr("<>:\"|?*", name[i]))
+			return 0;
+	/* The device names are reserved whatever the extension, and with
+	 * spaces before it ("NUL .txt" is NUL). */
+	while (base < n && name[base] != '.')
+		base++;
+	while (base > 0 && name[base - 1] == ' ')
+		base--;
+	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++)
+		if (name_is(name, base, devices[i]))
+			return 0;
+	if (base == 4 && (name_is(name, 3, "COM") || name_is(name, 3, "LPT")) && name[3] >= '1' && name[3] <= '9')
+		return 0;
+	return 1;
+}
+
 static int is_sep(char c)
 {
 	return c == '/' || c == '\\';

@@ -49,7 +49,7 @@ int path_is_clean_relative(const char *rel)
 			p++;
 		n = (size_t)(p - seg);
 		if (n == 0 || (n == 1 && seg[0] == '.') ||
-		    (n == 2 && seg[0] == '.' && seg[1] == '.'))
+		    (n == 2 && seg[0] == '.' && seg[1] == '.') || !os_path_name_ok(seg, n))
 			return 0;
 		if (*p == '/') {
 			p++;

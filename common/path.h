@@ -22,7 +22,9 @@ char *path_in_root(const char *root, const char *abs);
 
 /*
  * True when rel is a clean relative path: not empty, not absolute, no
- * empty, "." or ".." components, no backslash, no control characters.
+ * empty, "." or ".." components, no backslash, no control characters, and
+ * (Windows) no component that Win32 would read as another name, a stream
+ * or a device (os_path_name_ok).
  */
 int path_is_clean_relative(const char *rel);
 
