@@ -45,10 +45,14 @@ WIN_MKMEDIA_OBJS := $(call win_objs,payload/mkmedia_main.c payload/mkmedia_slips
 # The sample product's modules as real Windows DLLs, from the same sources
 # as the .so files (examples.mk): on Windows <setupkit/reg.h> maps the
 # sk_reg_* calls onto advapi32, and <setupkit/winreg.h> is <windows.h>.
-WIN_EX := $(WIN_B)/examples
+# Their tree, with the sample's text files, is the source of
+# manifests/examples/mailsuite-windows.ini's media.
+WIN_EX_TREE := $(WIN_B)/examples/tree
+WIN_EX := $(WIN_EX_TREE)/modules
 WIN_EX_CFLAGS := -std=c11 -O2 $(WARN) -shared -Iinclude
 WIN_EX_H := $(EXAMPLES_WIN_H) include/setupkit/reg_win32.h include/setupkit/reg_win32_impl.h
-WIN_EXAMPLES := $(WIN_EX)/inetcomm.dll $(WIN_EX)/chatsvc.dll $(WIN_EX)/chatcfg.dll $(WIN_EX)/immod.dll
+WIN_EXAMPLES := $(WIN_EX)/inetcomm.dll $(WIN_EX)/chatsvc.dll $(WIN_EX)/chatcfg.dll $(WIN_EX)/immod.dll \
+	$(WIN_EX_TREE)/doc/README.txt $(WIN_EX_TREE)/etc/mail.conf
 
 .PHONY: windows windows-deps check-windows
 windows: windows-deps
@@ -93,3 +97,7 @@ $(WIN_EX)/chatcfg.dll: $(EX_CHATCFG) $(EXAMPLES_SRC)/libchatsvc/chatsvc.h $(WIN_
 $(WIN_EX)/immod.dll: $(EX_IMMOD) $(WIN_EX_H)
 	@mkdir -p $(dir $@)
 	$(CC_WIN) $(WIN_EX_CFLAGS) -DIMMOD_VERSION='"5.5.2448.0"' -o $@ $< -ladvapi32
+
+$(WIN_EX_TREE)/doc/README.txt $(WIN_EX_TREE)/etc/mail.conf: $(WIN_EX_TREE)/%: $(EXAMPLES_SRC)/%
+	@mkdir -p $(dir $@)
+	cp $< $@

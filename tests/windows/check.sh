@@ -403,7 +403,7 @@ same "the failures leave HKLM\\Software\\SetupkitTest unchanged" "$T/fail0.snap"
 # <setupkit/reg.h> maps sk_reg_* onto advapi32). chatcfg.dll imports
 # chatsvc.dll, which ships beside it; immod goes to a folder with a space,
 # under a name with a space, as the sample's definition installs it.
-EX=$WINBUILD/examples
+EX=$WINBUILD/examples/tree/modules
 APP='C:\Program Files\Mail Suite'
 mkdir -p "$C/Program Files/Mail Suite/lib" "$C/Program Files/Mail Suite/IM Client"
 cp "$EX/inetcomm.dll" "$EX/chatsvc.dll" "$EX/chatcfg.dll" "$C/Program Files/Mail Suite/lib/"
