@@ -44,7 +44,8 @@ int setup_proc_start(const char *cmd, const struct setup_cmd_env *env, struct se
 int setup_proc_ended(struct setup_proc *p);
 /* Up to size bytes of its output, waiting at most wait_ms for some
  * (0: only what is in the pipe now). Returns the count, 0 at end of file
- * (every later call then only waits), -1 when nothing came. */
+ * (every later call then only waits), -1 when nothing came. Windows: CRLF
+ * line ends (cmd.exe's) come back as LF. */
 long setup_proc_read(struct setup_proc *p, char *buf, size_t size, unsigned wait_ms);
 /* Kill the command and everything it started, and wait for it to end. */
 void setup_proc_kill(struct setup_proc *p);
