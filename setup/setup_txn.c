@@ -548,7 +548,10 @@ int setup_txn_mark_committed(struct setup_ctx *c, struct setup_txn *t, struct er
 }
 
 /* Remove the transaction's directories, deepest last-created first, each
- * only when empty (another product may have put files there since). */
+ * only when empty (another product may have put files there since). On
+ * Windows a folder some process has open (its current directory, an
+ * Explorer window) cannot be removed: like a non-empty one it stays, and
+ * the log says so, rather than failing the rollback or the finish. */
 static int remove_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 {
 	for (int i = t->ndirs - 1; i >= 0; i--) {
@@ -558,6 +561,11 @@ static int remove_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 			return err_nomem(e, "removing directories");
 		fault_point("remove dir");
 		if (os_rmdir(d) != 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST) {
+			if (os_in_use_error(errno)) {
+				setup_log(c, 1, "the directory '%s' is in use and was left in place: %s", d, strerror(errno));
+				mem_free(d);
+				continue;
+			}
 			err_errno(e, "cannot remove the directory '%s'", d);
 			mem_free(d);
 			return -1;
