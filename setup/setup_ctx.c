@@ -1,23 +1,25 @@
 /*
  * setup_ctx.c - opening a root for one command: the lock (one transaction
- * per root; a second setup waits a bounded time, then names the holder),
+ * per root; a second setup waits a bounded time, then names the holder;
+ * flock or LockFileEx behind setup_proc.h),
  * the state database, the run's log file, and recovery of an interrupted
  * transaction, which runs at the start of every command.
  */
 #include "setup.h"
 
+#include "setup_proc.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/mem.h"
 #include "common/names.h"
+#include "common/os.h"
 #include "common/path.h"
 #include "register/reg.h"
 
@@ -37,7 +39,7 @@ void setup_log(struct setup_ctx *c, int show, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	gmtime_r(&now, &tm);
+	os_gmtime(now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (c->log)
 		fprintf(c->log, "%s %s\n", ts, line);
@@ -47,60 +49,26 @@ void setup_log(struct setup_ctx *c, int show, const char *fmt, ...)
 		fprintf(stderr, "setup: %s\n", line);
 }
 
-/* Who holds the lock, from the pid the holder wrote into the lock file. */
-static void lock_holder(int fd, char *buf, size_t n)
-{
-	char pidtxt[32] = "";
-	ssize_t r = pread(fd, pidtxt, sizeof(pidtxt) - 1, 0);
-	long pid = r > 0 ? strtol(pidtxt, NULL, 10) : 0;
-
-	if (pid <= 0) {
-		snprintf(buf, n, "another process");
-		return;
-	}
-	{
-		char path[64], cmd[256] = "";
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
-		f = fopen(path, "r");
-		if (f) {
-			size_t k = fread(cmd, 1, sizeof(cmd) - 1, f);
-
-			fclose(f);
-			for (size_t i = 0; i < k; i++)
-				if (cmd[i] == '\0')
-					cmd[i] = ' ';
-			cmd[k] = '\0';
-		}
-		snprintf(buf, n, "process %ld%s%s%s", pid, cmd[0] ? " (" : "", cmd, cmd[0] ? ")" : "");
-	}
-}
-
 static int lock_root(struct setup_ctx *c, struct err *e)
 {
 	char *path = setup_real(c, "/" SK_LOCK_FILE);
 	unsigned waited_ms = 0, limit_ms = c->o->lock_timeout * 1000u;
-	char pid[32];
-	int fd;
+	int fd, r;
 
 	if (!path)
 		return err_nomem(e, "locking the root");
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = setup_proc_lock_open(path, e);
 	if (fd < 0) {
-		err_errno(e, "cannot open the lock file '%s'", path);
 		mem_free(path);
 		return -1;
 	}
-	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			err_errno(e, "cannot lock '%s'", path);
+	while ((r = setup_proc_lock_try(fd, path, e)) != 0) {
+		if (r < 0)
 			goto fail;
-		}
 		if (waited_ms >= limit_ms) {
 			char who[400];
 
-			lock_holder(fd, who, sizeof(who));
+			setup_proc_lock_holder(fd, who, sizeof(who));
 			err_set(e, ERR_CLASS_LOCKED,
 				"the root '%s' is locked by %s, which is running a setup transaction; waited %u s. "
 				"Wait for it to finish, or pass --lock-timeout SEC to wait longer",
@@ -109,19 +77,16 @@ static int lock_root(struct setup_ctx *c, struct err *e)
 		}
 		if (waited_ms == 0 && !c->o->quiet)
 			fprintf(stderr, "setup: waiting for the lock on '%s'...\n", path);
-		usleep(100 * 1000);
+		os_sleep_ms(100);
 		waited_ms += 100;
 	}
-	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) < 0) {
-		err_errno(e, "cannot write the lock file '%s'", path);
+	if (setup_proc_lock_note_pid(fd, path, e))
 		goto fail;
-	}
 	c->lock_fd = fd;
 	mem_free(path);
 	return 0;
 fail:
-	close(fd);
+	setup_proc_lock_close(fd);
 	mem_free(path);
 	return -1;
 }
@@ -137,20 +102,20 @@ static int open_log(struct setup_ctx *c, const char *op, struct err *e)
 		mem_free(dir);
 		return dir ? -1 : err_nomem(e, "opening the log");
 	}
-	gmtime_r(&now, &tm);
+	os_gmtime(now, &tm);
 	strftime(name, sizeof(name), "%Y%m%dT%H%M%SZ", &tm);
-	c->log_file = mem_printf("%s/%s-%s-%ld.log", dir, name, op, (long)getpid());
+	c->log_file = mem_printf("%s/%s-%s-%ld.log", dir, name, op, os_getpid());
 	mem_free(dir);
 	if (!c->log_file)
 		return err_nomem(e, "opening the log");
-	/* "e": O_CLOEXEC, so registration children, extensions, services and
+	/* Not inherited, so registration children, extensions, services and
 	 * whatever they leave running do not hold the run's log open. */
-	c->log = fopen(c->log_file, "ae");
+	c->log = setup_proc_fopen_private(c->log_file, "a");
 	if (!c->log)
 		return err_errno(e, "cannot create the log file '%s'", c->log_file);
 	setvbuf(c->log, NULL, _IOLBF, 0);
 	if (c->o->log_path) {
-		c->log_copy = fopen(c->o->log_path, "ae");
+		c->log_copy = setup_proc_fopen_private(c->o->log_path, "a");
 		if (!c->log_copy)
 			return err_errno(e, "cannot open the log file '%s' given with --log", c->o->log_path);
 		setvbuf(c->log_copy, NULL, _IOLBF, 0);
@@ -188,7 +153,7 @@ int setup_ctx_open(struct setup_ctx *c, const struct setup_opts *o, const char *
 	c->mode = o->reinstall_mode ? parse_mode(o->reinstall_mode) : SETUP_MODE_O;
 	if (!c->mode)
 		return err_set(e, ERR_CLASS_USAGE, "--reinstall-mode '%s' has an unknown letter; use p, o, e, d, c or a", o->reinstall_mode);
-	if (root[0] != '/') {
+	if (!os_path_is_absolute(root)) {
 		char cwd[4096];
 
 		if (!getcwd(cwd, sizeof(cwd)))
@@ -205,7 +170,7 @@ int setup_ctx_open(struct setup_ctx *c, const struct setup_opts *o, const char *
 	{
 		struct stat st;
 
-		if (stat(c->root[0] ? c->root : "/", &st) != 0 || !S_ISDIR(st.st_mode))
+		if (os_stat(c->root[0] ? c->root : "/", &st) != 0 || !S_ISDIR(st.st_mode))
 			return err_set(e, ERR_CLASS_USAGE, "--root '%s' is not a directory", root);
 	}
 	state = setup_real(c, "/" SK_STATE_DIR);
@@ -216,7 +181,7 @@ int setup_ctx_open(struct setup_ctx *c, const struct setup_opts *o, const char *
 	mem_free(state);
 	if (lock_root(c, e) || open_log(c, op, e))
 		return -1;
-	setup_log(c, 0, "setup %s %s on root '%s' (pid %ld)", SK_VERSION, op, c->root[0] ? c->root : "/", (long)getpid());
+	setup_log(c, 0, "setup %s %s on root '%s' (pid %ld)", SK_VERSION, op, c->root[0] ? c->root : "/", os_getpid());
 	if (reg_store_open(&c->store, c->root[0] ? c->root : "/", 0, e) || setup_state_init(c, e))
 		return -1;
 	if (setup_txn_recover(c, e) < 0)
@@ -232,7 +197,7 @@ void setup_ctx_close(struct setup_ctx *c)
 	if (c->log_copy)
 		fclose(c->log_copy);
 	if (c->lock_fd >= 0)
-		close(c->lock_fd);   /* releases the flock */
+		setup_proc_lock_close(c->lock_fd);   /* releases the lock */
 	mem_free(c->log_file);
 	mem_free(c->root);
 	memset(c, 0, sizeof(*c));
