@@ -8,41 +8,31 @@
  * everything back and says so; Ctrl-C and SIGTERM do the same.
  */
 #include "setup.h"
+#include "setup_proc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "common/fault.h"
 #include "common/mem.h"
 #include "common/names.h"
+#include "common/os.h"
 #include "common/path.h"
 #include "payload/payload.h"
 #include "register/reg.h"
 
 static volatile sig_atomic_t cancelled;
 
-static void on_signal(int sig)
-{
-	(void)sig;
-	cancelled = 1;
-}
-
+/* Ctrl-C, SIGTERM, SIGHUP (Windows: the console's control events) set
+ * cancelled, which the steps below check; a running command is killed. */
 static void catch_signals(struct setup_ctx *c)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	setup_proc_catch_cancel(&cancelled);
 	c->cancel = (volatile int *)&cancelled;
 }
 
@@ -492,7 +482,7 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 
 	/* Commit: the state says installed, the journal says committed. */
 	{
-		FILE *mf = fopen(m->path, "r");
+		FILE *mf = os_fopen(m->path, "rb");   /* the bytes as they are (Windows: no CRLF mapping) */
 		size_t cap = 0, len = 0;
 
 		if (mf) {

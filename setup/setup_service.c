@@ -19,11 +19,11 @@
  * in docs/services.md).
  */
 #include "setup.h"
+#include "setup_proc.h"
 #include "setup_service.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/fault.h"
 #include "common/mem.h"
@@ -203,13 +203,6 @@ int setup_services_order(const struct manifest *m, int **order, struct err *e)
 	return 0;
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* The constraints of s, for messages. */
 static void constraints(const struct manifest_service *s, char *buf, size_t len)
 {
@@ -260,7 +253,7 @@ static int svc_start(struct setup_services *sv, const struct manifest_service *s
 		int r;
 
 		if (a > 1)
-			sleep_ms(sv->backoff_ms * (a - 1));
+			setup_proc_pause_ms(sv->backoff_ms * (a - 1));   /* a cancel cuts it short */
 		setup_log(sv->c, 1, "starting service %s%s%s", s->name, why ? " " : "", why ? why : "");
 		fault_point("service start");
 		if (sv->be->start(s, &sv->env, &last) == 0) {
