@@ -12,6 +12,7 @@
 
 #include "common/err.h"
 #include "common/names.h"
+#include "common/os.h"
 #include "register/reg.h"
 #include "setup/setup.h"
 
@@ -95,6 +96,7 @@ int main(int argc, char **argv)
 	unsigned timeout_s = 60;
 	int ch, rc;
 
+	os_init(&argc, &argv);            /* Windows: UTF-8 argv */
 	reg_child_dispatch(argc, argv);   /* returns only when not a child */
 	memset(&o, 0, sizeof(o));
 	err_clear(&e);
