@@ -91,8 +91,8 @@ static int env_is(const wchar_t *entry, const wchar_t *name)
 }
 
 /* setup's environment with the SETUPKIT_* variables of env set, as a
- * sorted CREATE_UNICODE_ENVIRONMENT block; allocated, NULL when out of
- * memory or a value is not valid UTF-8. */
+ * sorted CREATE_UNICODE_ENVIRONMENT block; allocated, NULL with errno
+ * ENOMEM when out of memory, EINVAL when a value is not valid UTF-8. */
 static wchar_t *env_block(const struct setup_cmd_env *env)
 {
 	char txn[32];
@@ -114,16 +114,24 @@ static wchar_t *env_block(const struct setup_cmd_env *env)
 	for (size_t i = 0; i < NVARS; i++) {
 		char *kv = mem_printf("%s=%s", vars[i][0], vars[i][1]);
 
-		ours[i] = kv ? os_wide(kv) : NULL;
-		names[i] = os_wide(vars[i][0]);
+		errno = ENOMEM;
+		ours[i] = kv ? os_wide(kv) : NULL;   /* sets errno when it fails */
+		if (ours[i])
+			names[i] = os_wide(vars[i][0]);
 		mem_free(kv);
-		if (!ours[i] || !names[i])
+		if (!ours[i] || !names[i]) {
 			ok = 0;
+			break;
+		}
 	}
 	for (const wchar_t *s = sys; s && *s; s += wcslen(s) + 1)
 		nsys++;
-	if (!ok || !(all = mem_array(nsys + NVARS + 1, sizeof(*all))))
+	if (!ok)
 		goto out;
+	if (!(all = mem_array(nsys + NVARS + 1, sizeof(*all)))) {
+		errno = ENOMEM;
+		goto out;
+	}
 	for (wchar_t *s = sys; s && *s; s += wcslen(s) + 1) {
 		int replaced = 0;
 
@@ -138,6 +146,8 @@ static wchar_t *env_block(const struct setup_cmd_env *env)
 	for (size_t i = 0; i < n; i++)
 		total += wcslen(all[i]) + 1;
 	block = mem_array(total, sizeof(wchar_t));
+	if (!block)
+		errno = ENOMEM;
 	if (block) {
 		wchar_t *w = block;
 
@@ -203,9 +213,16 @@ int setup_proc_start(const char *cmd, const struct setup_cmd_env *env, struct se
 		goto out;
 	}
 	line = mem_array(wcslen(wcmd) + 32, sizeof(wchar_t));
-	envw = env_block(env);
-	if (!line || !envw) {
+	if (!line) {
 		err_nomem(e, "running a command");
+		goto out;
+	}
+	envw = env_block(env);
+	if (!envw) {
+		if (errno == EINVAL)
+			err_set(e, ERR_CLASS_INPUT, "cannot run '%s': a SETUPKIT_* value is not valid UTF-8", cmd);
+		else
+			err_nomem(e, "running a command");
 		goto out;
 	}
 	/* /s: cmd.exe drops the first and the last quote and runs the rest. */
