@@ -23,7 +23,6 @@
  */
 #include "setup.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -236,23 +235,23 @@ static char *find_log(const char *root, const char *op)
 {
 	char *dir = mem_printf("%s/%s", strcmp(root, "/") == 0 ? "" : root, SK_LOG_DIR), *best = NULL;
 	char suffix[64];
-	DIR *d;
-	struct dirent *de;
+	struct os_dir *d;
+	const char *name;
 
 	if (!dir)
 		return NULL;
 	snprintf(suffix, sizeof(suffix), "-%s-%ld.log", op, os_getpid());
-	d = opendir(dir);
-	while (d && (de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name), sl = strlen(suffix);
+	d = os_opendir(dir);
+	while (d && (name = os_readdir(d)) != NULL) {
+		size_t l = strlen(name), sl = strlen(suffix);
 
-		if (l > sl && strcmp(de->d_name + l - sl, suffix) == 0) {
+		if (l > sl && strcmp(name + l - sl, suffix) == 0) {
 			mem_free(best);
-			best = mem_printf("%s/%s", dir, de->d_name);
+			best = mem_printf("%s/%s", dir, name);
 		}
 	}
 	if (d)
-		closedir(d);
+		os_closedir(d);
 	mem_free(dir);
 	return best;
 }
@@ -608,7 +607,7 @@ static void check_dir(struct wiz *w, const char *dir, uint64_t need, char *why, 
 	char fb[16], nb[16];
 
 	why[0] = '\0';
-	if (dir[0] != '/') {
+	if (!os_path_is_absolute(dir)) {
 		snprintf(why, n, "The directory must be an absolute path (start with /).");
 		return;
 	}
@@ -635,10 +634,12 @@ static void check_dir(struct wiz *w, const char *dir, uint64_t need, char *why, 
 	/* The nearest existing ancestor must be a writable directory. */
 	p = real + strlen(real);
 	for (;;) {
+		const char *sep;
+
 		if (os_lstat(real, &st) == 0 || p == real)
 			break;
-		while (p > real && *p != '/')
-			p--;
+		sep = os_path_last_sep(real);
+		p = sep ? real + (sep - real) : real;
 		*p = '\0';
 	}
 	if (!real[0]) {
