@@ -255,6 +255,13 @@ int manifest_select(const struct manifest *m, const struct manifest_list *chosen
  * {etc} = /etc, {var} = /var/lib, {bin} = /usr/bin. Allocated, or NULL on OOM.
  */
 char *manifest_dest_expand(const char *dest, const char *app_dir);
+/* 1 when an install directory (default_dir, an answer file's dir; both
+ * checked when loaded to be absolute POSIX or drive paths) is one of this
+ * system's: "/..." on POSIX, "C:\..." on Windows. A definition is data and
+ * may be built into media anywhere; the install refuses the other kind. */
+int manifest_dir_native(const char *dir);
+/* An install directory of this system, for messages: "/opt/Mail Suite". */
+extern const char manifest_dir_example[];
 
 /* Split "a, b ,c" into a list (file and line for the error of an empty
  * item); free with manifest_list_free. */

@@ -464,6 +464,33 @@ bad_root:
 	return err_at(L->e, L->file, kv->line, "destination '%s' names a directory, not a file; add the file name", d);
 }
 
+/* An install directory: absolute, as on POSIX ("/opt/Mail Suite") or on
+ * Windows ("C:\Program Files\Mail Suite", '\' or '/' between parts),
+ * without '.', '..' or empty parts. Which kind suits the system it is
+ * installed on is setup's check (manifest_dir_native). */
+static int dir_ok(const char *dir)
+{
+	char *copy;
+	int ok;
+
+	if (dir[0] == '/')
+		return !dir[1] || path_is_clean_relative(dir + 1);
+	if (!(((dir[0] >= 'A' && dir[0] <= 'Z') || (dir[0] >= 'a' && dir[0] <= 'z')) &&
+	      dir[1] == ':' && (dir[2] == '\\' || dir[2] == '/')))
+		return 0;
+	if (!dir[3])
+		return 1;
+	copy = mem_strdup(dir + 3);
+	if (!copy)
+		return 0;
+	for (char *p = copy; *p; p++)
+		if (*p == '\\')
+			*p = '/';
+	ok = path_is_clean_relative(copy);
+	mem_free(copy);
+	return ok;
+}
+
 char *manifest_dest_expand(const char *dest, const char *app_dir)
 {
 	for (int i = 0; dest_tokens[i]; i++) {
@@ -539,7 +566,7 @@ static int load_product(struct loader *L, struct ini_section *s)
 		return -1;
 	kv = ini_section_get(s, L->m->format >= 2 ? "defaultdir" : "directory");
 	if (kv) {
-		if (!manifest_dir_ok(kv->value))
+		if (!dir_ok(kv->value))
 			return err_at(L->e, L->file, kv->line,
 				      "'%s' must be an absolute path without '.', '..' or '//', like %s, not '%s'",
 				      kv->raw_key, manifest_dir_example, kv->value);
@@ -979,7 +1006,7 @@ static int load_install(struct loader *L, struct ini_section *s)
 	    take_str(L, ini_section_get(s, "log"), &a->log))
 		return -1;
 	kv = ini_section_get(s, "dir");
-	if (kv && !manifest_dir_ok(kv->value))
+	if (kv && !dir_ok(kv->value))
 		return err_at(L->e, L->file, kv->line, "dir '%s' must be an absolute path without '.', '..' or '//', like %s",
 			      kv->value, manifest_dir_example);
 	if (take_str(L, kv, &a->install_dir))

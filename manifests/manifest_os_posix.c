@@ -26,9 +26,9 @@ const char *manifest_token_dir(const char *token)
 	return NULL;
 }
 
-int manifest_dir_ok(const char *dir)
+int manifest_dir_native(const char *dir)
 {
-	return dir[0] == '/' && (!dir[1] || path_is_clean_relative(dir + 1));
+	return dir[0] == '/';
 }
 
 char *manifest_default_dir(const char *code)

@@ -4,7 +4,7 @@
  * {sys} and {bin} are the system folder (GetSystemDirectoryW), {etc} and
  * {var} the common application data folder (%ProgramData%), and a product
  * without default_dir goes to %ProgramFiles%\CODE. An install directory
- * is a drive path, with '\' or '/' between its parts.
+ * here is a drive path.
  */
 #include "manifest_private.h"
 
@@ -54,25 +54,9 @@ const char *manifest_token_dir(const char *token)
 	return NULL;
 }
 
-int manifest_dir_ok(const char *dir)
+int manifest_dir_native(const char *dir)
 {
-	char *copy;
-	int ok;
-
-	if (!(((dir[0] >= 'A' && dir[0] <= 'Z') || (dir[0] >= 'a' && dir[0] <= 'z')) &&
-	      dir[1] == ':' && (dir[2] == '\\' || dir[2] == '/')))
-		return 0;
-	if (!dir[3])
-		return 1;
-	copy = mem_strdup(dir + 3);
-	if (!copy)
-		return 0;
-	for (char *p = copy; *p; p++)
-		if (*p == '\\')
-			*p = '/';
-	ok = path_is_clean_relative(copy);
-	mem_free(copy);
-	return ok;
+	return ((dir[0] >= 'A' && dir[0] <= 'Z') || (dir[0] >= 'a' && dir[0] <= 'z')) && dir[1] == ':';
 }
 
 char *manifest_default_dir(const char *code)

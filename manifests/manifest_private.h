@@ -36,13 +36,8 @@ struct ini_doc {
 /* The directory of a token other than {app} ("{sys}" -> "/usr/lib"; on
  * Windows the system folder). Borrowed, lives as long as the process. */
 const char *manifest_token_dir(const char *token);
-/* 1 when dir may be an install directory: absolute, no '.', '..' or '//'
- * (Windows: a drive, "C:\..." or "C:/..."). */
-int manifest_dir_ok(const char *dir);
 /* The install directory when the definition names none (allocated). */
 char *manifest_default_dir(const char *code);
-/* An install directory for messages: "/opt/Mail Suite". */
-extern const char manifest_dir_example[];
 
 /* Parse text into doc. Errors: "file:line: ...". doc must be zeroed. */
 int ini_doc_parse(struct ini_doc *doc, const char *file, const char *text,

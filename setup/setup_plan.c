@@ -119,6 +119,10 @@ int setup_plan_build(struct setup_ctx *c, const struct manifest *m, const char *
 {
 	memset(p, 0, sizeof(*p));
 	p->m = m;
+	if (!manifest_dir_native(install_dir))
+		return err_set(e, ERR_CLASS_INPUT, "install directory '%s' of %s is not a path on this "
+			       "system, like %s; choose one in the answer file's dir", install_dir,
+			       m->product.name, manifest_dir_example);
 	p->install_dir = mem_strdup(install_dir);
 	p->selected = mem_array((size_t)m->ncomponents + 1, sizeof(int));
 	p->items = mem_array((size_t)m->nfiles + 1, sizeof(*p->items));

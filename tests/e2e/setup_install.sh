@@ -57,6 +57,11 @@ contains "... naming file and line" "$T/check.out" "$T/bad.ini:6: unknown key 'c
 printf '[setupkit]\nformat = 2\nkind = answers\n[install]\nproduct = mailsuite\n' >"$T/nolic.ini"
 expect_fail "the license must be accepted: exit 3" 3 S install --root "$R" --media "$T/media" --unattended "$T/nolic.ini" --trusted-key "$KEY"
 contains "... and the message says how" "$T/check.out" "set accept_license = yes"
+# A Windows install directory is a valid answer (answer files travel), but
+# not a directory of this system: refused before anything is touched.
+sed 's|^dir = .*|dir = C:\\Program Files\\Mail Suite|' "$ANS" >"$T/windir.ini"
+expect_fail "an install directory of another system (C:\\...): exit 3" 3 S install --root "$R" --media "$T/media" --unattended "$T/windir.ini" --trusted-key "$KEY"
+contains "... which says so" "$T/check.out" "is not a path on this system"
 expect_fail "media without a trusted key is refused: exit 4" 4 S install --root "$R" --media "$T/media" --unattended "$ANS"
 contains "... with what to do" "$T/check.out" "--allow-unsigned"
 cp -r "$T/media" "$T/tampered"
