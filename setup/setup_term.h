@@ -15,7 +15,8 @@
  * setup_term_raw_end. A key or line read never blocks Ctrl-C: on POSIX it
  * is a signal (setup_term_signals_catch, no SA_RESTART, so a read returns);
  * on Windows, with processed input off, it arrives as the key
- * SETUP_TERM_CTRL_C and a line read returns SETUP_TERM_INTR.
+ * SETUP_TERM_CTRL_C (which the progress bar passes on with
+ * setup_term_ctrl_c) and a line read returns SETUP_TERM_INTR.
  */
 #ifndef SETUPKIT_SETUP_TERM_H
 #define SETUPKIT_SETUP_TERM_H
@@ -49,6 +50,15 @@ int setup_term_size(int fd, int *cols, int *rows);
  * ENABLE_VIRTUAL_TERMINAL_PROCESSING (put back at exit), and 0 when it
  * cannot be (an old console, or not a console). */
 int setup_term_escapes(int fd);
+
+/* Act as if Ctrl-C was pressed, so that whoever catches it now (during
+ * the install, the engine, which rolls back) does so. POSIX: raise(SIGINT)
+ * in this process. Windows: GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0),
+ * which reaches the console control handlers (setup_proc_catch_cancel's;
+ * raise() would only reach msvcrt's signal handlers) of every process on
+ * the console, as a real Ctrl-C with processed input on does; a process
+ * started in a new process group ignores it. */
+void setup_term_ctrl_c(void);
 
 /* Call handler on an interrupt: POSIX: SIGINT, SIGTERM, SIGHUP, with
  * sigaction and no SA_RESTART, so a blocked read returns EINTR; Windows:

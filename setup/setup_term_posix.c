@@ -44,6 +44,11 @@ int setup_term_escapes(int fd)
 	return term && *term && strcmp(term, "dumb") != 0;
 }
 
+void setup_term_ctrl_c(void)
+{
+	raise(SIGINT);
+}
+
 void setup_term_signals_catch(void (*handler)(int))
 {
 	struct sigaction sa;

@@ -15,7 +15,8 @@
  * put back by setup_term_raw_end and, in any case, at exit (atexit; a
  * TerminateProcess, as os_kill_self does, skips it). With processed input
  * off Ctrl-C is not a signal at all: setup_term_key returns
- * SETUP_TERM_CTRL_C and the caller decides (the bar raises SIGINT).
+ * SETUP_TERM_CTRL_C and the caller decides (the bar passes it on with
+ * setup_term_ctrl_c, a CTRL_C_EVENT for the engine's control handler).
  */
 #include "setup/setup_term.h"
 
@@ -122,6 +123,11 @@ int setup_term_escapes(int fd)
 }
 
 /* ---- interrupts ---- */
+
+void setup_term_ctrl_c(void)
+{
+	GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0);
+}
 
 static void (*user_handler)(int);
 

@@ -185,7 +185,8 @@ static void bar_update(void *ctx, const struct setup_progress *p)
 		b->last_pct = -100;
 	}
 	/* 'q' at the bar, or a Ctrl-C that came before the engine caught
-	 * signals: hand it to the engine's handler, which rolls back. */
+	 * signals (or, on Windows, as a key): hand it to the engine's
+	 * handler, which rolls back. */
 	if (!b->cancel_sent) {
 		int want = b->pending_cancel && *b->pending_cancel;
 
@@ -198,7 +199,7 @@ static void bar_update(void *ctx, const struct setup_progress *p)
 		}
 		if (want && strcmp(p->phase, "done") != 0) {
 			b->cancel_sent = 1;
-			raise(SIGINT);
+			setup_term_ctrl_c();
 		}
 	}
 	snprintf(b->phase, sizeof(b->phase), "%s", p->phase);
