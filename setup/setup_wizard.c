@@ -599,17 +599,29 @@ static int step_components(struct wiz *w, struct err *e)
 	}
 }
 
+/* 1 when c separates directories here: '/' (Windows: '/' or '\\'), as
+ * os_path_last_sep says. */
+static int is_sep(char c)
+{
+	char s[2] = { c, '\0' };
+
+	return os_path_last_sep(s) != NULL;
+}
+
 /* Is dir (on the target) a usable install directory? "" when fine, else
- * the reason in why. */
+ * the reason in why. It must be this system's kind of absolute path
+ * (manifest_dir_native, which the install checks again), and clean: the
+ * wizard's answers do not go through the manifest loader's check. */
 static void check_dir(struct wiz *w, const char *dir, uint64_t need, char *why, size_t n)
 {
-	char *real, *p;
+	char *real = NULL, *p;
 	struct stat st;
 	char fb[16], nb[16];
+	size_t dl = strlen(dir);
 
 	why[0] = '\0';
-	if (!os_path_is_absolute(dir)) {
-		snprintf(why, n, "The directory must be an absolute path (start with /).");
+	if (!os_path_is_absolute(dir) || !manifest_dir_native(dir)) {
+		snprintf(why, n, "The directory must be an absolute path, like %s.", manifest_dir_example);
 		return;
 	}
 	for (const char *s = dir; *s; s++)
@@ -617,17 +629,30 @@ static void check_dir(struct wiz *w, const char *dir, uint64_t need, char *why, 
 			snprintf(why, n, "The directory name holds a control character.");
 			return;
 		}
-	if (strstr(dir, "/../") || strstr(dir, "/./") || strstr(dir, "//") ||
-	    (strlen(dir) >= 3 && strcmp(dir + strlen(dir) - 3, "/..") == 0) ||
-	    (strlen(dir) >= 2 && strcmp(dir + strlen(dir) - 2, "/.") == 0)) {
-		snprintf(why, n, "Write the directory without '.', '..' or '//'.");
-		return;
-	}
-	if (strlen(dir) + strlen(w->root) >= PATH_MAX - 64) {
+	if (dl + strlen(w->root) >= PATH_MAX - 64) {
 		snprintf(why, n, "The directory name is too long.");
 		return;
 	}
-	real = mem_printf("%s%s", w->root, dir);
+	/* '.', '..' and empty parts, looked for with every separator as '/'. */
+	real = mem_strdup(dir);
+	if (!real) {
+		snprintf(why, n, "Out of memory.");
+		return;
+	}
+	for (p = real; *p; p++)
+		if (is_sep(*p))
+			*p = '/';
+	if (strstr(real, "/../") || strstr(real, "/./") || strstr(real, "//") ||
+	    (dl >= 3 && strcmp(real + dl - 3, "/..") == 0) ||
+	    (dl >= 2 && strcmp(real + dl - 2, "/.") == 0)) {
+		snprintf(why, n, "Write the directory without '.', '..' or '//'.");
+		mem_free(real);
+		return;
+	}
+	mem_free(real);
+	/* Where it is now: under the root as the engine puts it there
+	 * (setup_real), the directory itself without one. */
+	real = w->root[0] ? mem_printf("%s%s%s", w->root, dir[0] == '/' ? "" : "/", dir) : mem_strdup(dir);
 	if (!real) {
 		snprintf(why, n, "Out of memory.");
 		return;
@@ -693,7 +718,7 @@ static int step_dir(struct wiz *w)
 				buf[l - 2] = '\0';
 				l -= 2;
 			}
-			while (l > 1 && buf[l - 1] == '/')
+			while (l > 1 && is_sep(buf[l - 1]))
 				buf[--l] = '\0';
 			check_dir(w, buf, need, why, sizeof(why));
 			if (why[0])
