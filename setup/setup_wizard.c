@@ -7,11 +7,13 @@
  * window size, keys, free space) are behind setup_term.h, so this file is
  * the same on POSIX and Windows.
  *
- * Input is read a line at a time (canonical mode), so the wizard works over
- * ssh, in tmux, with TERM=dumb and in 80x24. With TERM=dumb (or unset) there
- * are no escape sequences at all: screens are plain lines and progress is an
- * occasional line. NO_COLOR (set at all) turns colour off; the screen is
- * still cleared between steps unless the terminal is dumb.
+ * Input is read a line at a time (canonical mode; on Windows setup_term
+ * edits the line itself), so the wizard works over ssh, in tmux, with
+ * TERM=dumb and in 80x24. With TERM=dumb (or unset; on Windows: dumb, or a
+ * console without ANSI support) there are no escape sequences at all:
+ * screens are plain lines and progress is an occasional line. NO_COLOR (set
+ * at all) turns colour off; the screen is still cleared between steps
+ * unless the terminal is dumb.
  *
  * `setup --unattended FILE` with no command installs without questions, with
  * the same default media.
@@ -19,7 +21,9 @@
  * Nothing changes on the system before the install step: quitting ('q',
  * Ctrl-C, end of input) before it exits with "nothing was changed". During
  * the install Ctrl-C, or 'q' typed at the bar, makes the engine roll back
- * (its own SIGINT handler), and the wizard says the system is as before.
+ * (its own SIGINT handler; on Windows its console control handler, which
+ * the bar reaches with setup_term_ctrl_c since Ctrl-C is a key in raw
+ * mode), and the wizard says the system is as before.
  */
 #include "setup.h"
 
