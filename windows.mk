@@ -38,6 +38,9 @@ WIN_SYSLIBS := -ladvapi32 -lshell32 -lole32 -lbcrypt -lcrypt32 -lws2_32
 win_objs = $(patsubst %.c,$(WIN_B)/obj/%.o,$(1))
 WIN_REGISTER_OBJS := $(call win_objs,register/register_main.c $(REGISTER_SRCS) \
 	$(REGISTER_WIN32_SRCS) $(COMMON_SRCS) $(COMMON_WIN32_SRCS))
+WIN_SETUP_OBJS := $(call win_objs,setup/setup_main.c $(SETUP_SRCS) $(SETUP_WIN32_SRCS) \
+	$(REGISTER_SRCS) $(REGISTER_WIN32_SRCS) $(PAYLOAD_SRCS) $(PAYLOAD_WIN32_SRCS) \
+	$(MANIFESTS_SRCS) $(MANIFESTS_WIN32_SRCS) $(COMMON_SRCS) $(COMMON_WIN32_SRCS))
 WIN_MKMEDIA_OBJS := $(call win_objs,payload/mkmedia_main.c payload/mkmedia_slipstream.c \
 	$(PAYLOAD_SRCS) $(PAYLOAD_WIN32_SRCS) $(MANIFESTS_SRCS) $(MANIFESTS_WIN32_SRCS) \
 	$(COMMON_SRCS) $(COMMON_WIN32_SRCS))
@@ -57,6 +60,7 @@ WIN_EXAMPLES := $(WIN_EX)/inetcomm.dll $(WIN_EX)/chatsvc.dll $(WIN_EX)/chatcfg.d
 .PHONY: windows windows-deps check-windows
 windows: windows-deps
 	@$(MAKE) --no-print-directory $(WIN_B)/bin/register.exe $(WIN_B)/bin/mkmedia.exe \
+		$(WIN_B)/bin/setup.exe \
 		$(WIN_EXAMPLES)
 
 windows-deps:
@@ -73,6 +77,10 @@ $(WIN_B)/obj/%.o: %.c
 	$(CC_WIN) $(WIN_CFLAGS) $(WIN_PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(WIN_B)/bin/register.exe: $(WIN_REGISTER_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC_WIN) $(WIN_LDFLAGS) -o $@ $^ $(WIN_PKG_LIBS) $(WIN_SYSLIBS)
+
+$(WIN_B)/bin/setup.exe: $(WIN_SETUP_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC_WIN) $(WIN_LDFLAGS) -o $@ $^ $(WIN_PKG_LIBS) $(WIN_SYSLIBS)
 

@@ -23,6 +23,13 @@
  * POSIX. */
 void os_init(int *argc, char ***argv);
 
+/* path inside the system whose root directory is root ("": this system
+ * itself). POSIX: root + path. Windows: a drive path "C:\X" is itself
+ * with root "", root\C\X otherwise; setupkit's own POSIX-style paths
+ * ("/var/lib/setupkit/...", "/etc/setupkit/...") are under
+ * %ProgramData%\setupkit with root "", under root otherwise. Allocated. */
+char *os_in_root(const char *root, const char *path);
+
 /* fopen() of a UTF-8 path (Windows: _wfopen, so without 'b' the file is
  * in text mode and "\n" is written as CRLF; a mode with 'x' is made
  * with _wopen(_O_CREAT | _O_EXCL), which msvcrt's fopen lacks). */
@@ -31,6 +38,14 @@ FILE *os_fopen(const char *path, const char *mode);
 /* End this process at once, like SIGKILL: no atexit handlers, no flush
  * (the crash tests' kill points; Windows: TerminateProcess, exit code 137). */
 void os_kill_self(void);
+
+/* 1 when files have POSIX permission bits (so setup sets and verifies
+ * them); 0 on Windows, where folders' ACLs decide. */
+int os_has_modes(void);
+
+/* Length of path's root: 1 for "/..." on POSIX; 3 for "C:\\..." and the
+ * "\\\\server\\share\\" prefix on Windows; 0 for a relative path. */
+size_t os_path_root_len(const char *path);
 
 /* Allocated absolute form of path (symlinks resolved where the system has
  * them); a path that does not exist is made absolute against the current

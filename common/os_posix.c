@@ -27,6 +27,16 @@ void os_init(int *argc, char ***argv)
 	(void)argv;
 }
 
+int os_has_modes(void)
+{
+	return 1;
+}
+
+size_t os_path_root_len(const char *path)
+{
+	return path[0] == '/' ? 1 : 0;
+}
+
 char *os_absolute(const char *p)
 {
 	char buf[PATH_MAX];
@@ -57,6 +67,11 @@ int os_unlink(const char *path)
 long os_getpid(void)
 {
 	return (long)getpid();
+}
+
+char *os_in_root(const char *root, const char *path)
+{
+	return mem_printf("%s%s%s", root, path[0] == '/' ? "" : "/", path);
 }
 
 FILE *os_fopen(const char *path, const char *mode)

@@ -209,6 +209,36 @@ static FILE *fopen_excl(const wchar_t *wp, const char *mode)
 	return f;
 }
 
+/* %ProgramData%\setupkit: where a Windows system keeps setupkit's state. */
+static const char *state_base(void)
+{
+	static char *base;
+
+	if (!base) {
+		wchar_t buf[MAX_PATH];
+		DWORD n = GetEnvironmentVariableW(L"ProgramData", buf, MAX_PATH);
+		char *pd = n && n < MAX_PATH ? os_utf8(buf) : NULL;
+		base = mem_printf("%s\\setupkit", pd ? pd : "C:\\ProgramData");
+		mem_free(pd);
+	}
+	return base ? base : "C:\\ProgramData\\setupkit";
+}
+
+char *os_in_root(const char *root, const char *path)
+{
+	int drive = ((path[0] >= 'A' && path[0] <= 'Z') || (path[0] >= 'a' && path[0] <= 'z')) &&
+		path[1] == ':';
+
+	if (!root || !*root) {
+		if (drive)
+			return mem_strdup(path);
+		return mem_printf("%s%s%s", state_base(), path[0] == '/' ? "" : "/", path);
+	}
+	if (drive)
+		return mem_printf("%s/%c%s", root, path[0], path + 2);
+	return mem_printf("%s%s%s", root, path[0] == '/' ? "" : "/", path);
+}
+
 FILE *os_fopen(const char *path, const char *mode)
 {
 	wchar_t *wp = os_wide(path), *wm = os_wide(mode);
@@ -290,8 +320,13 @@ const char *os_path_last_sep(const char *path)
 	return s;
 }
 
+int os_has_modes(void)
+{
+	return 0;
+}
+
 /* Length of the prefix that is never created: "C:\", "\\server\share\". */
-static size_t root_len(const char *p)
+size_t os_path_root_len(const char *p)
 {
 	size_t i = 0;
 
@@ -331,7 +366,7 @@ int path_mkdirs(const char *path, mode_t mode, struct err *e)
 	(void)mode;   /* Windows folders inherit their parent's ACL */
 	if (!buf)
 		return err_nomem(e, "creating a directory");
-	for (i = root_len(buf); ; i++) {
+	for (i = os_path_root_len(buf); ; i++) {
 		if ((is_sep(buf[i]) || buf[i] == '\0') && i > 0 && !is_sep(buf[i - 1])) {
 			char c = buf[i];
 			wchar_t *w;

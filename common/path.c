@@ -26,9 +26,16 @@ char *path_join(const char *a, const char *b)
 
 char *path_in_root(const char *root, const char *abs)
 {
-	if (!root || !*root)
-		root = "/";
+	if (!root || !*root || strcmp(root, "/") == 0)
+		return os_in_root("", abs);   /* POSIX: abs itself */
 	return path_join(root, abs);
+}
+
+int path_is_root(const char *path)
+{
+	size_t rl = os_path_root_len(path);
+
+	return (rl && path[rl] == '\0') || strcmp(path, ".") == 0;
 }
 
 int path_is_clean_relative(const char *rel)
@@ -70,10 +77,11 @@ const char *path_basename(const char *path)
 char *path_dirname(const char *path)
 {
 	const char *s = os_path_last_sep(path);
+	size_t rl = os_path_root_len(path);
 
 	if (!s)
 		return mem_strdup(".");
-	if (s == path)
-		return mem_strdup("/");
+	if ((size_t)(s - path) < rl)   /* the root's own separator: "/", "C:\" */
+		return mem_strndup(path, rl);
 	return mem_strndup(path, (size_t)(s - path));
 }

@@ -31,7 +31,11 @@ int path_is_clean_relative(const char *rel);
 /* The last component of path (borrowed, points into path). */
 const char *path_basename(const char *path);
 
-/* Allocated copy of everything before the last '/', or "." when none. */
+/* 1 for a path with nothing above it: "/" (Windows: "C:\\"), or ".". */
+int path_is_root(const char *path);
+
+/* Allocated copy of everything before the last '/', or "." when none
+ * ("/" for "/x"; on Windows also '\\' and "C:\\" for "C:\\x"). */
 char *path_dirname(const char *path);
 
 /* mkdir -p with mode for the created directories; errors name the path. */

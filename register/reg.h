@@ -60,6 +60,10 @@ int reg_store_rollback(struct reg_store *s, struct err *e);
 int reg_store_backup(struct reg_store *s, const char *dest, struct err *e);
 /* Replace the whole contents with the backup file `src` (one transaction). */
 int reg_store_restore(struct reg_store *s, const char *src, struct err *e);
+/* 1 when the store holds the registry itself (POSIX), so a backup of it
+ * is a backup of the registry; 0 on Windows, where the registry is the
+ * system's and reg_store_backup/restore refuse. */
+int reg_store_has_registry(void);
 /* PRAGMA integrity_check; 0 when "ok". */
 int reg_store_check(struct reg_store *s, struct err *e);
 

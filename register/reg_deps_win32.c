@@ -540,8 +540,10 @@ out:
 
 /* ---- the reg.h entry points ---- */
 
-/* Windows: needed = the imported DLLs (see the top of this file), rpath and
- * runpath NULL, sysdirs = the folders searched after the module's own. */
+/* Windows: needed = the imported DLLs (see the top of this file), rpath
+ * "$ORIGIN" (the loader looks in the module's own folder first, which is
+ * what a run path of $ORIGIN says to setup_needed.c), runpath NULL,
+ * sysdirs = the folders searched after the module's own. */
 int reg_deps_read(const char *path, struct reg_deps *d, struct err *e)
 {
 	struct pe_info info;
@@ -553,9 +555,10 @@ int reg_deps_read(const char *path, struct reg_deps *d, struct err *e)
 	if (pe_read(path, &info, e) < 0)
 		goto out;   /* info is zeroed first and emptied on failure */
 	d->needed = mem_array(info.nneeded + 1, sizeof(char *));
+	d->rpath = mem_strdup("$ORIGIN");
 	add_system_dirs(&dl);
 	d->sysdirs = mem_array(dl.n + 1, sizeof(char *));
-	if (!d->needed || !d->sysdirs || dl.oom) {
+	if (!d->needed || !d->rpath || !d->sysdirs || dl.oom) {
 		err_nomem(e, "reading a module's dependencies");
 		goto out;
 	}

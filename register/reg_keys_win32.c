@@ -314,7 +314,7 @@ int reg_keys_begin(struct reg_store *s, struct err *e)
 	return 0;
 }
 
-int reg_keys_in_store(void)
+int reg_store_has_registry(void)
 {
 	return 0;
 }

@@ -53,9 +53,7 @@ const char *reg_root_name(const char *lpath);
  * registry). reg_store_begin/commit/rollback tell it with these. */
 int reg_keys_begin(struct reg_store *s, struct err *e);
 int reg_keys_end(struct reg_store *s, int commit, struct err *e);
-/* 1 when the keys live in the store (so backup/restore of the store is a
- * backup of the registry): POSIX; 0 on Windows. */
-int reg_keys_in_store(void);
+
 
 /* ---- missing-library diagnosis (reg_deps.c, shared by reg_deps_posix.c
  * and reg_deps_win32.c) ---- */

@@ -209,8 +209,8 @@ int reg_store_open(struct reg_store **out, const char *root, unsigned flags, str
 	if (!root || !*root)
 		root = "/";
 	if (!(flags & REG_STORE_MEMORY)) {
-		file = path_join(root, SK_STATE_DB);
-		dir = path_join(root, SK_STATE_DIR);
+		file = path_in_root(root, "/" SK_STATE_DB);
+		dir = path_in_root(root, "/" SK_STATE_DIR);
 		if (!file || !dir) {
 			err_nomem(e, "registry path");
 			goto out;
@@ -329,7 +329,7 @@ int reg_store_backup(struct reg_store *s, const char *dest, struct err *e)
 	sqlite3_backup *b;
 	char *tmp;
 
-	if (!reg_keys_in_store())
+	if (!reg_store_has_registry())
 		return err_set(e, ERR_CLASS_USAGE, "cannot back up the registry to '%s': here it is the "
 			       "system's own registry, not the state database (use export, or reg save)", dest);
 	tmp = mem_printf("%s.tmp-%ld", dest, os_getpid());
@@ -386,7 +386,7 @@ int reg_store_restore(struct reg_store *s, const char *src, struct err *e)
 	char *q;
 	int rc = -1;
 
-	if (!reg_keys_in_store())
+	if (!reg_store_has_registry())
 		return err_set(e, ERR_CLASS_USAGE, "cannot restore the registry from '%s': here it is the "
 			       "system's own registry, not the state database (use import, or reg restore)", src);
 	q = sqlite3_mprintf("%Q", src);

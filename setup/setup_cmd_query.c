@@ -152,7 +152,7 @@ int setup_cmd_verify(const struct setup_opts *o, const char *product, struct err
 				snprintf(msg, sizeof(msg), "content differs from what was installed (sha256 %.12s..., expected %.12s...); run 'setup repair'",
 					 h.sha256, f->sha256);
 				problem(o->json, &problems, codes[k], f->path, msg);
-			} else if ((st.st_mode & 07777) != f->mode) {
+			} else if (os_has_modes() && (st.st_mode & 07777) != f->mode) {
 				snprintf(msg, sizeof(msg), "mode %04o, expected %04o", st.st_mode & 07777, f->mode);
 				problem(o->json, &problems, codes[k], f->path, msg);
 			} else if (f->flags & MANIFEST_FILE_SELFREG) {

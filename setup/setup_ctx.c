@@ -25,7 +25,7 @@
 
 char *setup_real(const struct setup_ctx *c, const char *path)
 {
-	return mem_printf("%s%s%s", c->root, path[0] == '/' ? "" : "/", path);
+	return os_in_root(c->root, path);
 }
 
 void setup_log(struct setup_ctx *c, int show, const char *fmt, ...)
@@ -153,7 +153,9 @@ int setup_ctx_open(struct setup_ctx *c, const struct setup_opts *o, const char *
 	c->mode = o->reinstall_mode ? parse_mode(o->reinstall_mode) : SETUP_MODE_O;
 	if (!c->mode)
 		return err_set(e, ERR_CLASS_USAGE, "--reinstall-mode '%s' has an unknown letter; use p, o, e, d, c or a", o->reinstall_mode);
-	if (!os_path_is_absolute(root)) {
+	if (strcmp(root, "/") == 0) {
+		c->root = mem_strdup("");   /* this system itself */
+	} else if (!os_path_is_absolute(root)) {
 		char cwd[4096];
 
 		if (!getcwd(cwd, sizeof(cwd)))

@@ -162,7 +162,7 @@ int setup_needed_find(const char *root, const struct setup_plan *p, const char *
 			found = -1;
 			break;
 		}
-		if (dir[0] == '/') {
+		if (os_path_is_absolute(dir)) {
 			/* $ORIGIN directories exist only in the root; absolute
 			 * ones are searched by the host's loader too. */
 			found = dir_has(root, p, dir, name, !had_origin);

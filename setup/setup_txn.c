@@ -160,6 +160,13 @@ static int backup_registry(struct setup_ctx *c, const struct setup_txn *t, struc
 
 	if (!dir)
 		return err_nomem(e, "backing up the registry");
+	if (!reg_store_has_registry()) {
+		/* Windows: the registry is the system's; this transaction's
+		 * writes are undone from their captures, like on POSIX. */
+		setup_log(c, 0, "no registry backup: the registry is the system's (reg save backs it up)");
+		mem_free(dir);
+		return 0;
+	}
 	if (path_mkdirs(dir, 0700, e))
 		goto out;
 	if (!os_gmtime(now, &tm))
@@ -362,7 +369,7 @@ int setup_txn_make_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 			mem_free(d);
 			continue;
 		}
-		while (d && d[0] && strcmp(d, "/") != 0) {
+		while (d && d[0] && !path_is_root(d)) {
 			if (ncand == cap) {
 				char **n = mem_realloc_array(cand, cap ? cap * 2 : 64, sizeof(*cand));
 
