@@ -433,6 +433,7 @@ done
 IFS=$old_ifs
 snap "$T/sample1.snap" $SAMPLEKEYS
 same "the sample's registrations are undone exactly (HKLM\\Software and HKCR\\CLSID as before)" "$T/sample0.snap" "$T/sample1.snap"
+rm -rf "$C/Program Files/Mail Suite"   # setup.exe installs the product there below
 
 # --- backup and restore do not pretend on Windows ---
 
@@ -546,5 +547,87 @@ cp -R "$MKU/media" "$MKU/damaged"
 printf 'damage' >>"$MKU/damaged/core.tar.zst"
 mkmedia "verify of a damaged archive fails" 4 verify "$MK\\damaged" --trusted-key "$MK\\keys\\demo.pub"
 says "verify names the damaged archive" "core.tar.zst' does not match the manifest"
+
+# --- setup.exe: the sample product for Windows, installed and removed ---
+
+# mailsuite-windows.ini, its DLLs built by make windows from the sample's
+# sources; media built here by mkmedia.exe with the key above. setup.exe
+# runs without --root: files go to their real folders (C:\Program Files,
+# system32), the state to C:\ProgramData\setupkit.
+SETUPEXE='C:\Program Files\setupkit\bin\setup.exe'
+WTREE=$WINBUILD/examples/tree
+WM="$MK\\win"
+mkdir -p "$MKU/win/def"
+cp "$SRC/manifests/examples/mailsuite-windows.ini" "$SRC/manifests/examples/license.txt" \
+	"$SRC/manifests/examples/answers-windows.ini" "$MKU/win/def/"
+mkdir -p "$C/sk-wtree"
+cp -R "$WTREE/." "$C/sk-wtree/"
+mkmedia "mkmedia.exe build mailsuite-windows.ini" 0 build "$WM\\def\\mailsuite-windows.ini" \
+	--source 'C:\sk-wtree' --out "$WM\\media" --sign "$MK\\keys\\demo.key"
+# setup NAME WANT ARGS...: run setup.exe ARGS; the exit code must be WANT.
+setup() {
+	name=$1 want=$2; shift 2
+	LC_ALL=C.UTF-8 timeout "${WINE_TIMEOUT:-120}" "$WINE" "$SETUPEXE" "$@" </dev/null >"$T/out.raw" 2>&1
+	RC=$?
+	tr -d '\r' <"$T/out.raw" >"$T/out"
+	if [ "$RC" -eq "$want" ]; then ok "$name: exit $RC"; else bad "$name: exit $RC, want $want"; show "$T/out"; fi
+}
+# install NAME WANT: setup.exe install of the Windows media, unattended
+install() {
+	setup "$1" "$2" install --media "$WM\\media" --unattended "$WM\\def\\answers-windows.ini" \
+		--trusted-key "$MK\\keys\\demo.pub"
+}
+APPU="$C/Program Files/Mail Suite"
+SYS32="$C/windows/system32"
+MIME='{6D1C2B4E-8A3F-4C51-9E7D-2F4A6B8C0D11}'
+# files_snap OUT: the files under Program Files and system32, with hashes
+files_snap() {
+	(cd "$C" && find "Program Files" windows/system32 -type f 2>/dev/null | LC_ALL=C sort |
+		while IFS= read -r f; do printf '%s %s\n' "$(sha256sum <"$f" | cut -c1-16)" "$f"; done) >"$1"
+}
+SETUPKEYS='HKEY_LOCAL_MACHINE\Software HKEY_CLASSES_ROOT\CLSID'
+files_snap "$T/setup0.files"
+snap "$T/setup0.reg" $SETUPKEYS
+
+install "setup.exe installs the sample product unattended" 0
+says "... all six files in place" "files in place: 6 installed"
+[ -f "$APPU/IM Client/im module.dll" ] && [ -f "$APPU/lib/chatcfg.dll" ] && [ -f "$SYS32/exinetcomm.dll" ] &&
+	ok "... in C:\\Program Files\\Mail Suite (with 'IM Client') and system32" || bad "... files missing"
+has "... its registry entries are there" 'HKLM\Software\Example\Mail Suite' 'C:\Program Files\Mail Suite'
+has "... exinetcomm.dll registered its classes" "HKCR\\CLSID\\$MIME\\InprocServer32" 'exinetcomm.dll'
+setup "setup.exe status" 0 status
+says "... lists the product" "Example Mail Suite (mailsuite) 5.5.2448.0"
+setup "setup.exe verify: every file and class is fine" 0 verify
+setup "setup.exe uninstall mailsuite" 0 uninstall mailsuite
+files_snap "$T/setup1.files"
+snap "$T/setup1.reg" $SETUPKEYS
+same "... the prefix's files are as before (Program Files, system32)" "$T/setup0.files" "$T/setup1.files"
+same "... and the registry too (HKLM\\Software, HKCR\\CLSID)" "$T/setup0.reg" "$T/setup1.reg"
+
+# --- the corrupt shared library: same version, broken, in system32 ---
+
+# A copy of exinetcomm.dll whose PE header is zeroed: the same what-string
+# (5.5.2448.0), but no Windows can load it.
+cp "$WTREE/modules/inetcomm.dll" "$T/corrupt.dll"
+dd if=/dev/zero of="$T/corrupt.dll" bs=1 seek=32 count=32 conv=notrunc 2>/dev/null
+grep -qa '@(#)setupkit-version 5.5.2448.0' "$T/corrupt.dll" && ok "the corrupt copy carries the media's version" ||
+	bad "the corrupt copy lost its version"
+cp "$T/corrupt.dll" "$SYS32/exinetcomm.dll"
+register "... and does not load (register.exe: exit 3)" 3 --root "$ROOT" 'C:\windows\system32\exinetcomm.dll'
+files_snap "$T/corrupt0.files"
+snap "$T/corrupt0.reg" $SETUPKEYS
+install "setup.exe installs over it" 0
+says "... replacing the corrupt copy from the media" "1 replaced"
+cmp -s "$WTREE/modules/inetcomm.dll" "$SYS32/exinetcomm.dll" && ok "... system32 now holds the media's copy" ||
+	bad "... system32 does not hold the media's copy"
+has "... and its registration succeeded" "HKCR\\CLSID\\$MIME\\InprocServer32" 'exinetcomm.dll'
+setup "setup.exe verify after the repair" 0 verify
+setup "setup.exe uninstall mailsuite" 0 uninstall mailsuite
+cmp -s "$T/corrupt.dll" "$SYS32/exinetcomm.dll" && ok "... brings the old corrupt copy back, byte for byte" ||
+	bad "... did not restore the old copy"
+files_snap "$T/corrupt1.files"
+snap "$T/corrupt1.reg" $SETUPKEYS
+same "... the prefix's files are as before" "$T/corrupt0.files" "$T/corrupt1.files"
+same "... and the registry too" "$T/corrupt0.reg" "$T/corrupt1.reg"
 
 finish
