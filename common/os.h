@@ -141,22 +141,13 @@ int os_link(const char *from, const char *to);
 int os_sync_files(const char *dir, const char *const *files, size_t n, struct err *e);
 
 /*
- * 1 when errnum, from os_rename or os_unlink of a file, says the file is in
- * use and cannot be replaced now but can be at the next restart. POSIX:
- * never (a running program keeps its old file). Windows: EBUSY (a sharing
- * or lock violation) or EACCES (a loaded DLL or running program refuses
- * to be replaced; a real permission problem says EACCES too, and then
- * os_replace_at_reboot fails as well or the restart's rename does).
+ * 1 when errnum, from os_rename, os_unlink or os_rmdir, says a running
+ * program has the file or folder open. POSIX: never (a running program
+ * keeps its old file). Windows: EBUSY (a sharing or lock violation) or
+ * EACCES (a loaded DLL or running program refuses to be replaced; a real
+ * permission problem says EACCES too).
  */
 int os_in_use_error(int errnum);
-
-/* Replace to with from when the system next starts, or with to NULL,
- * delete from then (Windows: MoveFileExW with MOVEFILE_DELAY_UNTIL_REBOOT,
- * and MOVEFILE_REPLACE_EXISTING for a replace, which needs administrator
- * rights; from must stay in place until then, and a pending operation
- * cannot be taken back by setupkit). POSIX: -1 with ENOTSUP, never needed
- * there. -1 with errno. */
-int os_replace_at_reboot(const char *from, const char *to);
 
 /* gmtime_r(): t as UTC in *out; out, or NULL when t cannot be shown. */
 struct tm *os_gmtime(time_t t, struct tm *out);
@@ -201,6 +192,11 @@ int os_path_is_absolute(const char *path);
  * input is not valid UTF-8 / UTF-16, ENOMEM when memory ran out. */
 wchar_t *os_wide(const char *utf8);
 char *os_utf8(const wchar_t *wide);
+
+/* "exception 0xC0000005 (EXCEPTION_ACCESS_VIOLATION, access violation)"
+ * into buf: how a process that ended with this exit code crashed (codes
+ * from 0xC0000000 are NTSTATUS exceptions). Returns buf. */
+char *os_exception_describe(unsigned long code, char *buf, size_t size);
 
 /* Set e (ERR_CLASS_IO) to "<formatted text>: <system message> (error N)"
  * for the Win32 error code; returns -1, like err_errno. */

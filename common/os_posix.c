@@ -368,14 +368,6 @@ int os_in_use_error(int errnum)
 	return 0;
 }
 
-int os_replace_at_reboot(const char *from, const char *to)
-{
-	(void)from;
-	(void)to;
-	errno = ENOTSUP;
-	return -1;
-}
-
 struct tm *os_gmtime(time_t t, struct tm *out)
 {
 	return gmtime_r(&t, out);

@@ -320,6 +320,31 @@ const char *os_path_last_sep(const char *path)
 	return s;
 }
 
+char *os_exception_describe(unsigned long code, char *buf, size_t size)
+{
+	static const struct { unsigned long code; const char *name, *text; } t[] = {
+		{ 0xC0000005u, "EXCEPTION_ACCESS_VIOLATION", "access violation" },
+		{ 0xC000001Du, "EXCEPTION_ILLEGAL_INSTRUCTION", "illegal instruction" },
+		{ 0xC0000094u, "EXCEPTION_INT_DIVIDE_BY_ZERO", "integer division by zero" },
+		{ 0xC00000FDu, "EXCEPTION_STACK_OVERFLOW", "stack overflow" },
+		{ 0xC0000409u, "STATUS_STACK_BUFFER_OVERRUN", "stack buffer overrun (fail fast)" },
+		{ 0xC0000374u, "STATUS_HEAP_CORRUPTION", "heap corruption" },
+		{ 0xC0000006u, "EXCEPTION_IN_PAGE_ERROR", "in-page I/O error" },
+		{ 0xC0000096u, "EXCEPTION_PRIV_INSTRUCTION", "privileged instruction" },
+		{ 0xC000008Cu, "EXCEPTION_ARRAY_BOUNDS_EXCEEDED", "array bounds exceeded" },
+		{ 0xC0000025u, "EXCEPTION_NONCONTINUABLE_EXCEPTION", "noncontinuable exception" },
+		{ 0xC000013Au, "STATUS_CONTROL_C_EXIT", "ended by Ctrl-C" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].code == code) {
+			snprintf(buf, size, "exception 0x%08lX (%s, %s)", code, t[i].name, t[i].text);
+			return buf;
+		}
+	snprintf(buf, size, "exception 0x%08lX", code);
+	return buf;
+}
+
 int os_has_modes(void)
 {
 	return 0;
@@ -855,19 +880,6 @@ int os_sync_files(const char *dir, const char *const *files, size_t n, struct er
 int os_in_use_error(int errnum)
 {
 	return errnum == EBUSY || errnum == EACCES;
-}
-
-int os_replace_at_reboot(const char *from, const char *to)
-{
-	wchar_t *wf = os_wide(from), *wt = to ? os_wide(to) : NULL;
-	int rc = -1;
-
-	if (wf && (wt || !to))
-		rc = MoveFileExW(wf, wt, MOVEFILE_DELAY_UNTIL_REBOOT | (wt ? MOVEFILE_REPLACE_EXISTING : 0)) ? 0 :
-			set_errno(GetLastError());
-	mem_free(wf);
-	mem_free(wt);
-	return rc;
 }
 
 struct tm *os_gmtime(time_t t, struct tm *out)

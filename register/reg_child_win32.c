@@ -585,23 +585,5 @@ void reg_child_finish(struct reg_child *c, struct reg_child_end *end)
 
 void reg_crash_describe(const struct reg_run_result *r, char *buf, size_t size)
 {
-	static const struct { uint32_t code; const char *name, *text; } t[] = {
-		{ 0xC0000005u, "EXCEPTION_ACCESS_VIOLATION", "access violation" },
-		{ 0xC000001Du, "EXCEPTION_ILLEGAL_INSTRUCTION", "illegal instruction" },
-		{ 0xC0000094u, "EXCEPTION_INT_DIVIDE_BY_ZERO", "integer division by zero" },
-		{ 0xC00000FDu, "EXCEPTION_STACK_OVERFLOW", "stack overflow" },
-		{ 0xC0000409u, "STATUS_STACK_BUFFER_OVERRUN", "stack buffer overrun (fail fast)" },
-		{ 0xC0000374u, "STATUS_HEAP_CORRUPTION", "heap corruption" },
-		{ 0xC0000006u, "EXCEPTION_IN_PAGE_ERROR", "in-page I/O error" },
-		{ 0xC0000096u, "EXCEPTION_PRIV_INSTRUCTION", "privileged instruction" },
-		{ 0xC000008Cu, "EXCEPTION_ARRAY_BOUNDS_EXCEEDED", "array bounds exceeded" },
-		{ 0xC0000025u, "EXCEPTION_NONCONTINUABLE_EXCEPTION", "noncontinuable exception" },
-	};
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (t[i].code == r->exception) {
-			snprintf(buf, size, "exception 0x%08lX (%s, %s)", (unsigned long)r->exception,
-				 t[i].name, t[i].text);
-			return;
-		}
-	snprintf(buf, size, "exception 0x%08lX", (unsigned long)r->exception);
+	os_exception_describe(r->exception, buf, size);
 }

@@ -423,26 +423,9 @@ void setup_proc_finish(struct setup_proc *p, struct setup_cmd_result *r)
 
 void setup_proc_crash_describe(const struct setup_cmd_result *r, char *buf, size_t len)
 {
-	static const struct { unsigned long code; const char *name, *text; } t[] = {
-		{ 0xC0000005u, "EXCEPTION_ACCESS_VIOLATION", "access violation" },
-		{ 0xC000001Du, "EXCEPTION_ILLEGAL_INSTRUCTION", "illegal instruction" },
-		{ 0xC0000094u, "EXCEPTION_INT_DIVIDE_BY_ZERO", "integer division by zero" },
-		{ 0xC00000FDu, "EXCEPTION_STACK_OVERFLOW", "stack overflow" },
-		{ 0xC0000409u, "STATUS_STACK_BUFFER_OVERRUN", "stack buffer overrun (fail fast)" },
-		{ 0xC0000374u, "STATUS_HEAP_CORRUPTION", "heap corruption" },
-		{ 0xC0000006u, "EXCEPTION_IN_PAGE_ERROR", "in-page I/O error" },
-		{ 0xC0000096u, "EXCEPTION_PRIV_INSTRUCTION", "privileged instruction" },
-		{ 0xC000008Cu, "EXCEPTION_ARRAY_BOUNDS_EXCEEDED", "array bounds exceeded" },
-		{ 0xC0000025u, "EXCEPTION_NONCONTINUABLE_EXCEPTION", "noncontinuable exception" },
-		{ 0xC000013Au, "STATUS_CONTROL_C_EXIT", "ended by Ctrl-C" },
-	};
+	char how[128];
 
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (t[i].code == r->exception) {
-			snprintf(buf, len, "crashed with exception 0x%08lX (%s, %s)", r->exception, t[i].name, t[i].text);
-			return;
-		}
-	snprintf(buf, len, "crashed with exception 0x%08lX", r->exception);
+	snprintf(buf, len, "crashed with %s", os_exception_describe(r->exception, how, sizeof(how)));
 }
 
 /* ---- cancelling ---- */

@@ -498,7 +498,11 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 			/* STATE: old file at T and T.setupkit-old, new at T.setupkit-new */
 			fault_point("apply: rename new");
 			if (os_rename(nw, real) != 0) {
-				err_errno(e, "cannot put the new '%s' in place", real);
+				if (os_in_use_error(errno))
+					err_errno(e, "cannot put the new '%s' in place: a running program has it "
+						  "open; close it and run setup again", real);
+				else
+					err_errno(e, "cannot put the new '%s' in place", real);
 				goto next_fail;
 			}
 			/* STATE: new file at T, old file at T.setupkit-old */

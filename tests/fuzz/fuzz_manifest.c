@@ -8,8 +8,10 @@
  *  - a failed load leaves *out NULL and an error message set;
  *  - what setup turns into paths stays a path the journal accepts: the
  *    product code is a plain directory name (not '.' or '..'), default_dir
- *    and the answer file's dir are clean absolute paths, and every file's
- *    destination expands to one;
+ *    and the answer file's dir are clean absolute paths (POSIX, or a drive
+ *    path for Windows), and where that directory is this system's kind
+ *    (the planner refuses the other), every file's destination expands to
+ *    a clean absolute path;
  *  - a media manifest, service-pack manifest or answer file that loads is
  *    written back (manifest_write, what mkmedia and the wizard do), and
  *    what was written loads again as the same kind and writes the same
@@ -90,6 +92,26 @@ static int clean_abs(const char *p)
 	return p && p[0] == '/' && (!p[1] || path_is_clean_relative(p + 1));
 }
 
+/* "C:\x\y" or "C:/x/y": a drive, then a clean relative path in either
+ * separator. */
+static int clean_drive(const char *p)
+{
+	char buf[4096];
+	size_t n;
+
+	if (!p || !((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z')) || p[1] != ':' ||
+	    (p[2] != '\\' && p[2] != '/'))
+		return 0;
+	n = strlen(p + 3);
+	if (n == 0)
+		return 1;
+	if (n >= sizeof(buf))
+		return 0;
+	for (size_t i = 0; i <= n; i++)
+		buf[i] = p[3 + i] == '\\' ? '/' : p[3 + i];
+	return path_is_clean_relative(buf);
+}
+
 /* What the planner and the tools do with a loaded manifest. */
 static void exercise(const struct manifest *m)
 {
@@ -106,9 +128,10 @@ static void exercise(const struct manifest *m)
 	if (m->product.code && (!strcmp(m->product.code, ".") || !strcmp(m->product.code, "..") ||
 				!path_is_clean_relative(m->product.code)))
 		fuzz_fail("product code '%s' was accepted, but it is not a usable directory name", m->product.code);
-	if (m->product.default_dir && !clean_abs(m->product.default_dir))
+	if (m->product.default_dir && !clean_abs(m->product.default_dir) && !clean_drive(m->product.default_dir))
 		fuzz_fail("default directory '%s' was accepted, but it is not a clean absolute path", m->product.default_dir);
-	if (m->kind == MANIFEST_ANSWERS && m->answers.install_dir && !clean_abs(m->answers.install_dir))
+	if (m->kind == MANIFEST_ANSWERS && m->answers.install_dir && !clean_abs(m->answers.install_dir) &&
+	    !clean_drive(m->answers.install_dir))
 		fuzz_fail("dir '%s' was accepted, but it is not a clean absolute path", m->answers.install_dir);
 	err_clear(&e);
 	if (manifest_select(m, NULL, sel, &e) != 0 && !err_is_set(&e))
@@ -125,7 +148,7 @@ static void exercise(const struct manifest *m)
 
 		if (m->files[i].dest && !p)
 			fuzz_fail("a validated destination '%s' does not expand", m->files[i].dest);
-		if (p && !clean_abs(p))
+		if (p && manifest_dir_native(dir) && !clean_abs(p))
 			fuzz_fail("destination '%s' expands to '%s' in '%s', which the journal would refuse",
 				  m->files[i].dest, p, dir);
 		free(p);
