@@ -149,6 +149,21 @@ int os_sync_files(const char *dir, const char *const *files, size_t n, struct er
  */
 int os_in_use_error(int errnum);
 
+/* 0 (errno EBUSY) when a running program holds path open so that it can
+ * be neither renamed over nor deleted; 1 otherwise. POSIX: always 1, no
+ * system call. Windows: an open for DELETE access with every sharing mode
+ * is refused. (A loaded DLL passes, and its rename still fails later.) */
+int os_can_replace(const char *path);
+
+/* 1 when a and b are the same file (two hard links), 0 when not or when
+ * either cannot be looked at. */
+int os_same_file(const char *a, const char *b);
+
+/* 1 when path is absolute and clean: a root ("/" on POSIX; "C:\\" or
+ * "\\\\server\\share\\" on Windows), then no '.', '..' or empty parts and
+ * no control characters; separators are '/' (and '\\' on Windows). */
+int os_path_clean_absolute(const char *path);
+
 /* gmtime_r(): t as UTC in *out; out, or NULL when t cannot be shown. */
 struct tm *os_gmtime(time_t t, struct tm *out);
 

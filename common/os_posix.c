@@ -368,6 +368,24 @@ int os_in_use_error(int errnum)
 	return 0;
 }
 
+int os_can_replace(const char *path)
+{
+	(void)path;   /* rename() replaces a file whoever has it open */
+	return 1;
+}
+
+int os_same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int os_path_clean_absolute(const char *path)
+{
+	return path[0] == '/' && (!path[1] || path_is_clean_relative(path + 1));
+}
+
 struct tm *os_gmtime(time_t t, struct tm *out)
 {
 	return gmtime_r(&t, out);

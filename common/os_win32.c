@@ -882,6 +882,76 @@ int os_in_use_error(int errnum)
 	return errnum == EBUSY || errnum == EACCES;
 }
 
+int os_can_replace(const char *path)
+{
+	wchar_t *w = os_wide(path);
+	HANDLE h;
+	DWORD code;
+
+	if (!w)
+		return 1;   /* the rename will say what is wrong */
+	h = CreateFileW(w, DELETE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+			OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+	code = h == INVALID_HANDLE_VALUE ? GetLastError() : 0;
+	mem_free(w);
+	if (h != INVALID_HANDLE_VALUE)
+		CloseHandle(h);
+	if (code == ERROR_SHARING_VIOLATION || code == ERROR_LOCK_VIOLATION) {
+		errno = EBUSY;
+		return 0;
+	}
+	return 1;
+}
+
+/* Volume serial number and file index of path; 0 on failure. */
+static int file_id(const char *path, BY_HANDLE_FILE_INFORMATION *fi)
+{
+	wchar_t *w = os_wide(path);
+	HANDLE h;
+	int ok;
+
+	if (!w)
+		return 0;
+	h = CreateFileW(w, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+			NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+	mem_free(w);
+	if (h == INVALID_HANDLE_VALUE)
+		return 0;
+	ok = GetFileInformationByHandle(h, fi) != 0;
+	CloseHandle(h);
+	return ok;
+}
+
+int os_same_file(const char *a, const char *b)
+{
+	BY_HANDLE_FILE_INFORMATION fa, fb;
+
+	return file_id(a, &fa) && file_id(b, &fb) && fa.dwVolumeSerialNumber == fb.dwVolumeSerialNumber &&
+		fa.nFileIndexHigh == fb.nFileIndexHigh && fa.nFileIndexLow == fb.nFileIndexLow;
+}
+
+int os_path_clean_absolute(const char *path)
+{
+	size_t rl = os_path_root_len(path), n;
+	char *rest;
+	int ok;
+
+	if (!rl || (rl == 1 && path[0] != '/') || (rl == 2))
+		return 0;   /* no root, a bare "\\" or "C:" without a separator */
+	n = strlen(path + rl);
+	if (!n)
+		return 1;
+	rest = mem_strdup(path + rl);
+	if (!rest)
+		return 0;
+	for (char *p = rest; *p; p++)
+		if (*p == '\\')
+			*p = '/';
+	ok = path_is_clean_relative(rest);
+	mem_free(rest);
+	return ok;
+}
+
 struct tm *os_gmtime(time_t t, struct tm *out)
 {
 	return gmtime_s(out, &t) == 0 ? out : NULL;

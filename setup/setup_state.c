@@ -17,6 +17,7 @@
 #include "common/fault.h"
 #include "common/mem.h"
 #include "common/names.h"
+#include "common/os.h"
 #include "common/path.h"
 #include "register/reg.h"
 
@@ -572,7 +573,8 @@ int setup_journal_write(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 
 /* Whether a path read back from the journal is one setup could have written
  * there: absolute, then a clean relative path (no '.', '..', '//', '\\' or
- * control character), below `under` when given. Recovery renames, unlinks
+ * control character; on Windows a drive root, and '\\' separates too),
+ * below `under` when given. Recovery renames, unlinks
  * and removes trees at these paths under the root, so a damaged journal
  * must not be able to point it outside the root (a '..') or at the root
  * itself (a staging directory "/" removed the whole root). */
@@ -580,11 +582,15 @@ static int journal_path_ok(const char *p, const char *under)
 {
 	size_t n = under ? strlen(under) : 0;
 
-	if (!p || p[0] != '/')
+	if (!p || !os_path_clean_absolute(p))
 		return 0;
-	if (under && (strncmp(p, under, n) != 0 || p[n] != '/'))
-		return 0;
-	return path_is_clean_relative(p + 1);
+	if (under) {
+		char sep[2] = { p[n], '\0' };   /* p[n] must be a separator */
+
+		if (strncmp(p, under, n) != 0 || !p[n] || os_path_last_sep(sep) != sep)
+			return 0;
+	}
+	return 1;
 }
 
 static int journal_damaged(struct setup_ctx *c, struct err *e, int64_t id, const char *what, const char *value)

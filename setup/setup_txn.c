@@ -474,6 +474,24 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 	 * any of them becomes visible under its final name. */
 	if (sync_all(c, t, e))
 		return -1;
+	/* Windows: a file a running program holds open can be neither renamed
+	 * over nor deleted; say so before anything is switched (POSIX: never). */
+	for (int i = 0; i < t->nops; i++) {
+		char *real;
+		int can;
+
+		if (t->ops[i].kind == SETUP_OP_REMOVE || !t->ops[i].old_exists)
+			continue;
+		if (!(real = setup_real(c, t->ops[i].path)))
+			return err_nomem(e, "switching files");
+		can = os_can_replace(real);
+		if (!can)
+			err_errno(e, "cannot put the new '%s' in place: a running program has it open; "
+				  "close it and run setup again", real);
+		mem_free(real);
+		if (!can)
+			return -1;
+	}
 	for (int i = 0; i < t->nops; i++) {
 		struct setup_op *o = &t->ops[i];
 		char *real = setup_real(c, o->path);
@@ -684,8 +702,10 @@ int setup_txn_rollback(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 		if (!real || !old || !nw) {
 			rc = err_nomem(e, "rolling back");
 		} else if (fault_point("rollback: file"), path_exists(old)) {
-			/* (3): T was switched; put the old file back. */
-			if (os_rename(old, real) != 0)
+			/* (3): T was switched; put the old file back. On Windows a
+			 * held T refuses even its own other link: if T is still the
+			 * old file, only the link goes (POSIX never gets here). */
+			if (os_rename(old, real) != 0 && !(os_in_use_error(errno) && os_same_file(old, real)))
 				rc = err_errno(e, "cannot put back '%s' from '%s'", real, old);
 			else if (os_unlink(old) != 0 && errno != ENOENT)
 				rc = err_errno(e, "cannot remove '%s'", old);
