@@ -120,7 +120,8 @@ fixture() {
 if fixture good -ladvapi32 && fixture crash -ladvapi32 && fixture skdep &&
 	fixture needs_dep "$FB/skdep.dll" -ladvapi32 && fixture hang -ladvapi32 &&
 	fixture noentry -Wl,--exclude-all-symbols &&
-	"$CC_WIN" -std=c11 -Wall -Wextra -Werror -O2 -o "$FB/pslist.exe" "$FIX/pslist.c" >>"$FB/build.log" 2>&1; then
+	"$CC_WIN" -std=c11 -Wall -Wextra -Werror -O2 -o "$FB/pslist.exe" "$FIX/pslist.c" >>"$FB/build.log" 2>&1 &&
+	"$CC_WIN" -std=c11 -Wall -Wextra -Werror -O2 -municode -o "$FB/hold.exe" "$FIX/hold.c" >>"$FB/build.log" 2>&1; then
 	ok "fixtures built with $CC_WIN"
 else
 	bad "fixtures built with $CC_WIN"
@@ -630,4 +631,23 @@ snap "$T/corrupt1.reg" $SETUPKEYS
 same "... the prefix's files are as before" "$T/corrupt0.files" "$T/corrupt1.files"
 same "... and the registry too" "$T/corrupt0.reg" "$T/corrupt1.reg"
 
+# --- a file a running program holds open ---
+
+# With the corrupt copy back in system32 and a program holding it open (no
+# FILE_SHARE_DELETE), the install cannot switch the media's copy in: it
+# must fail, name the file and the cause, and roll everything back.
+"$WINE" "$FB/hold.exe" 'C:\windows\system32\exinetcomm.dll' </dev/null >"$T/hold.out" 2>&1 &
+HOLD=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q holding "$T/hold.out" && break; sleep 1; done
+grep -q holding "$T/hold.out" && ok "a program holds system32\\exinetcomm.dll open" || bad "hold.exe did not start"
+install "setup.exe install while it is held: fails and rolls back (exit 1)" 1
+says "... naming the file and the cause" "exinetcomm.dll' in place: a running program has it open"
+kill "$HOLD" 2>/dev/null
+wait "$HOLD" 2>/dev/null
+files_snap "$T/held1.files"
+snap "$T/held1.reg" $SETUPKEYS
+same "... the prefix's files are as before" "$T/corrupt0.files" "$T/held1.files"
+same "... and the registry too" "$T/corrupt0.reg" "$T/held1.reg"
+setup "... and setup.exe status shows nothing installed" 0 status
+says "... (no products)" "no products installed"
 finish
