@@ -395,8 +395,8 @@ build_openssl() {
 
 # Arguments: the libraries to build (default: all; libarchive needs zstd,
 # bzip2 and xz built first).
-want=" ${*:-zstd bzip2 xz libarchive sqlite3 openssl} "
-wants() { case $want in *" $1 "*) return 0 ;; esac; return 1; }
+wanted=" ${*:-zstd bzip2 xz libarchive sqlite3 openssl} "
+wants() { case $wanted in *" $1 "*) return 0 ;; esac; return 1; }
 MAKE_J="make -j$JOBS"
 mkdir -p "$PREFIX/lib/pkgconfig"
 write_zlib_pc
