@@ -585,9 +585,12 @@ static int journal_path_ok(const char *p, const char *under)
 	if (!p || !os_path_clean_absolute(p))
 		return 0;
 	if (under) {
-		char sep[2] = { p[n], '\0' };   /* p[n] must be a separator */
+		char sep[2] = { '\0', '\0' };
 
-		if (strncmp(p, under, n) != 0 || !p[n] || os_path_last_sep(sep) != sep)
+		if (strncmp(p, under, n) != 0)   /* then p holds n bytes */
+			return 0;
+		sep[0] = p[n];   /* must be a separator */
+		if (!sep[0] || os_path_last_sep(sep) != sep)
 			return 0;
 	}
 	return 1;
