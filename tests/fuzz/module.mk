@@ -31,11 +31,11 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -g -O1 -fPIC $(FUZZ_
 FUZZ_LIB_NAMES := setup register payload manifests common
 FUZZ_LIBS := $(patsubst %,$(FZ)/lib%.a,$(FUZZ_LIB_NAMES))
 fuzz_objs = $(patsubst %.c,$(FZ)/obj/%.o,$(1))
-$(FZ)/libcommon.a: $(call fuzz_objs,$(COMMON_SRCS))
-$(FZ)/libmanifests.a: $(call fuzz_objs,$(MANIFESTS_SRCS))
-$(FZ)/libpayload.a: $(call fuzz_objs,$(PAYLOAD_SRCS))
-$(FZ)/libregister.a: $(call fuzz_objs,$(REGISTER_SRCS))
-$(FZ)/libsetup.a: $(call fuzz_objs,$(SETUP_SRCS))
+$(FZ)/libcommon.a: $(call fuzz_objs,$(COMMON_SRCS) $(COMMON_POSIX_SRCS))
+$(FZ)/libmanifests.a: $(call fuzz_objs,$(MANIFESTS_SRCS) $(MANIFESTS_POSIX_SRCS))
+$(FZ)/libpayload.a: $(call fuzz_objs,$(PAYLOAD_SRCS) $(PAYLOAD_POSIX_SRCS))
+$(FZ)/libregister.a: $(call fuzz_objs,$(REGISTER_SRCS) $(REGISTER_POSIX_SRCS))
+$(FZ)/libsetup.a: $(call fuzz_objs,$(SETUP_SRCS) $(SETUP_POSIX_SRCS))
 
 FUZZ_BINS := $(patsubst %,$(FZ)/bin/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_ALL_BINS := $(patsubst %,$(FZ)/bin/fuzz_%,manifest answers regfile payload journal)
