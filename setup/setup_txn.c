@@ -474,24 +474,6 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 	 * any of them becomes visible under its final name. */
 	if (sync_all(c, t, e))
 		return -1;
-	/* Windows: a file a running program holds open can be neither renamed
-	 * over nor deleted; say so before anything is switched (POSIX: never). */
-	for (int i = 0; i < t->nops; i++) {
-		char *real;
-		int can;
-
-		if (t->ops[i].kind == SETUP_OP_REMOVE || !t->ops[i].old_exists)
-			continue;
-		if (!(real = setup_real(c, t->ops[i].path)))
-			return err_nomem(e, "switching files");
-		can = os_can_replace(real);
-		if (!can)
-			err_errno(e, "cannot put the new '%s' in place: a running program has it open; "
-				  "close it and run setup again", real);
-		mem_free(real);
-		if (!can)
-			return -1;
-	}
 	for (int i = 0; i < t->nops; i++) {
 		struct setup_op *o = &t->ops[i];
 		char *real = setup_real(c, o->path);
@@ -508,6 +490,14 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 		}
 		switch (o->kind) {
 		case SETUP_OP_PUT:
+			/* Windows: a file a running program holds open can be
+			 * neither renamed over nor deleted, nor its backup link
+			 * taken back; refuse before touching it (POSIX: never). */
+			if (o->old_exists && !os_can_replace(real)) {
+				err_errno(e, "cannot put the new '%s' in place: a running program has it open; "
+					  "close it and run setup again", real);
+				goto next_fail;
+			}
 			fault_point("apply: link backup");
 			if (o->old_exists && os_link(real, old) != 0 && errno != EEXIST) {
 				err_errno(e, "cannot keep a backup of '%s' as '%s'", real, old);
