@@ -155,6 +155,14 @@ int os_in_use_error(int errnum);
  * is refused. (A loaded DLL passes, and its rename still fails later.) */
 int os_can_replace(const char *path);
 
+/* Schedule src to replace dst at the next restart, before any program
+ * starts: the way to replace a file in use on Windows (MoveFileEx with
+ * MOVEFILE_DELAY_UNTIL_REBOOT, kept in the registry value
+ * PendingFileRenameOperations; needs administrator rights). The session
+ * manager skips a rename whose src is gone by then, so deleting src
+ * cancels it. POSIX: -1 with ENOTSUP, never needed (see os_can_replace). */
+int os_replace_at_restart(const char *src, const char *dst);
+
 /* 1 when a and b are the same file (two hard links), 0 when not or when
  * either cannot be looked at. */
 int os_same_file(const char *a, const char *b);

@@ -374,6 +374,14 @@ int os_can_replace(const char *path)
 	return 1;
 }
 
+int os_replace_at_restart(const char *src, const char *dst)
+{
+	(void)src;
+	(void)dst;
+	errno = ENOTSUP;
+	return -1;
+}
+
 int os_same_file(const char *a, const char *b)
 {
 	struct stat sa, sb;

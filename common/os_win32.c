@@ -922,6 +922,22 @@ static int file_id(const char *path, BY_HANDLE_FILE_INFORMATION *fi)
 	return ok;
 }
 
+int os_replace_at_restart(const char *src, const char *dst)
+{
+	wchar_t *ws = os_wide(src), *wd = os_wide(dst);
+	int rc;
+
+	if (!ws || !wd)
+		rc = -1;   /* errno set by os_wide */
+	else if (MoveFileExW(ws, wd, MOVEFILE_DELAY_UNTIL_REBOOT | MOVEFILE_REPLACE_EXISTING))
+		rc = 0;
+	else
+		rc = set_errno(GetLastError());
+	mem_free(ws);
+	mem_free(wd);
+	return rc;
+}
+
 int os_same_file(const char *a, const char *b)
 {
 	BY_HANDLE_FILE_INFORMATION fa, fb;

@@ -2,6 +2,7 @@
 SETUP_SRCS := setup/setup_ctx.c setup/setup_state.c setup/setup_txn.c setup/setup_plan.c \
 	setup/setup_fileversion.c setup/setup_media.c setup/setup_register.c \
 	setup/setup_cmd_install.c setup/setup_cmd_uninstall.c setup/setup_cmd_query.c \
+	setup/setup_cmd_recover.c \
 	setup/setup_extension.c setup/setup_service.c setup/setup_cmd_services.c \
 	setup/setup_cmd_sp.c setup/setup_needed.c \
 	setup/setup_wizard.c

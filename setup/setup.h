@@ -135,10 +135,18 @@ int setup_state_dirs(struct setup_ctx *c, const char *product, char ***paths, in
  * theirs too, so the last product out removes them. */
 int setup_state_dirs_hand_over(struct setup_ctx *c, const char *product, struct err *e);
 int setup_state_dirs_delete(struct setup_ctx *c, const char *product, struct err *e);
-/* Registrations left pending (defer flag). */
+/* Work left pending for `setup recover`: a file replaced at the next
+ * restart (reason SETUP_PENDING_RESTART; it is registered after it when
+ * it self-registers) or a registration that failed on a file with the
+ * `defer` flag (SETUP_PENDING_DEFERRED). _pending lists a product's paths,
+ * _pending_restart those of one product (or of all, product NULL) waiting
+ * for a restart. */
+#define SETUP_PENDING_RESTART "replaced at the next restart"
+#define SETUP_PENDING_DEFERRED "registration failed; deferred"
 int setup_state_pending_put(struct setup_ctx *c, const char *product, const char *path, const char *reason, struct err *e);
 int setup_state_pending_delete(struct setup_ctx *c, const char *product, const char *path, struct err *e);
 int setup_state_pending(struct setup_ctx *c, const char *product, char ***paths, int *n, struct err *e);
+int setup_state_pending_restart(struct setup_ctx *c, const char *product, char ***paths, int *n, struct err *e);
 /* Installed services and their start type (MANIFEST_START_*); _type
  * returns it, 0 when the service is not installed, -1 on error. */
 int setup_state_service_put(struct setup_ctx *c, const char *product, const char *name, int start_type, struct err *e);
@@ -151,6 +159,8 @@ int64_t setup_state_reg_mark(struct setup_ctx *c, struct err *e);
  * keys that earlier ones created). */
 int setup_state_sort_by_capture(struct setup_ctx *c, char **modules, int n, struct err *e);
 void setup_strv_free(char **v, int n);
+/* 1 when s is one of the n strings of v. */
+int setup_strv_has(char *const *v, int n, const char *s);
 /* Service packs applied to a product (newest first), the files each
  * changed (backup NULL: the pack added the file; rec: the product's file
  * row before the pack when had_rec) and the modules whose registry
@@ -187,6 +197,11 @@ enum setup_op_kind {
 	SETUP_OP_PUT = 1,     /* T.setupkit-new -> T; old T kept as T.setupkit-old */
 	SETUP_OP_REMOVE,      /* T -> T.setupkit-old, dropped at commit */
 	SETUP_OP_RESTORE,     /* a backup -> T; our T kept until commit */
+	SETUP_OP_PUT_RESTART, /* a PUT whose T was in use (Windows): a copy of
+			       * the old T kept as T.setupkit-old, and
+			       * T.setupkit-new -> T scheduled for the next
+			       * restart (os_replace_at_restart); apply turns a
+			       * PUT into this, journaled before it acts */
 };
 
 struct setup_op {
@@ -211,6 +226,9 @@ struct setup_txn {
 	int ndirs;
 	char **modules;       /* modules whose captures roll back with us */
 	int nmodules;
+	int restart_ok;       /* apply may schedule a PUT whose T is in use for
+			       * the next restart (install, repair); else it
+			       * fails the transaction */
 	char *stage_dir;      /* "" (files stage beside their final paths); a
 			       * journal of an older setup may name a staging
 			       * directory, relative to the root, to remove */
@@ -234,8 +252,9 @@ int setup_txn_make_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 char *setup_txn_new_path(struct setup_ctx *c, const struct setup_op *o);
 /* Switch every op in (backups by hard link, then rename), then sync.
  * Windows: a T that is in use (a loaded DLL, a running program) cannot be
- * renamed over, and apply fails with EACCES or EBUSY (see os_in_use_error;
- * replacing at the next restart is not wired in yet). */
+ * renamed over. With restart_ok its PUT becomes SETUP_OP_PUT_RESTART (the
+ * caller defers its registration and records it pending with
+ * SETUP_PENDING_RESTART); without, apply fails naming the file. */
 int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e);
 /* Mark committed (inside the caller's open state transaction). */
 int setup_txn_mark_committed(struct setup_ctx *c, struct setup_txn *t, struct err *e);
@@ -248,6 +267,8 @@ int setup_txn_rollback(struct setup_ctx *c, struct setup_txn *t, struct err *e);
 int setup_txn_recover(struct setup_ctx *c, struct err *e);
 /* Journal access (setup_state.c). */
 int setup_journal_write(struct setup_ctx *c, struct setup_txn *t, struct err *e);
+/* Op seq of transaction id becomes kind (inside the caller's state transaction). */
+int setup_journal_set_op_kind(struct setup_ctx *c, int64_t id, int seq, enum setup_op_kind kind, struct err *e);
 int setup_journal_load(struct setup_ctx *c, struct setup_txn *t, char **state, struct err *e);
 int setup_journal_append_op(struct setup_ctx *c, struct setup_txn *t, int idx, struct err *e);
 int setup_journal_set_state(struct setup_ctx *c, int64_t id, const char *state, struct err *e);

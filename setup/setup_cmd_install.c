@@ -292,6 +292,15 @@ static int *service_types(const struct manifest *m, const struct setup_plan *p, 
 	return types;
 }
 
+/* Whether the transaction replaces path at the next restart. */
+static int op_at_restart(const struct setup_txn *t, const char *path)
+{
+	for (int i = 0; i < t->nops; i++)
+		if (t->ops[i].kind == SETUP_OP_PUT_RESTART && strcmp(t->ops[i].path, path) == 0)
+			return 1;
+	return 0;
+}
+
 struct install_args {
 	const char *op;            /* "install" or "repair" */
 	const char *product;       /* repair: the installed product */
@@ -308,7 +317,7 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 	struct setup_product prev;
 	struct manifest_list comps = { NULL, 0 }, *chosen = NULL;
 	const char *install_dir;
-	int rc = -1, journaled = 0, have_prev = 0, pending = 0, ncount[5] = { 0 };
+	int rc = -1, journaled = 0, have_prev = 0, pending = 0, restart = 0, ncount[5] = { 0 };
 	char *manifest_text = NULL;
 	struct setup_services sv;
 	int *svc_types = NULL;
@@ -382,6 +391,7 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 	t.op = mem_strdup(a->op);
 	t.product = mem_strdup(m->product.code);
 	t.stage_dir = mem_strdup("");   /* files are staged beside their final paths */
+	t.restart_ok = 1;               /* a file in use is replaced at the next restart */
 	if (!t.op || !t.product || !t.stage_dir) {
 		err_nomem(e, "starting the transaction");
 		goto out;
@@ -422,7 +432,13 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 		goto rollback;
 	if (check_cancel(e, "before switching files in") || setup_txn_apply(&c, &t, e))
 		goto rollback;
-	setup_log(&c, 1, "files in place: %d installed, %d replaced", ncount[SETUP_INSTALL], ncount[SETUP_REPLACE]);
+	for (int i = 0; i < t.nops; i++)
+		restart += t.ops[i].kind == SETUP_OP_PUT_RESTART;
+	if (restart)
+		setup_log(&c, 1, "files in place: %d installed, %d replaced, %d of them at the next restart",
+			  ncount[SETUP_INSTALL], ncount[SETUP_REPLACE], restart);
+	else
+		setup_log(&c, 1, "files in place: %d installed, %d replaced", ncount[SETUP_INSTALL], ncount[SETUP_REPLACE]);
 	if (setup_extensions_run(&c, m, MANIFEST_POINT_AFTER_FILES, p.selected, install_dir, a->op, t.id, e))
 		goto rollback;
 
@@ -444,6 +460,12 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 			if (check_cancel(e, "during registration")) {
 				mem_free(order);
 				goto rollback;
+			}
+			/* Still the old file until the restart: registered after it. */
+			if (restart && op_at_restart(&t, it->path)) {
+				setup_log(&c, 1, "registration of %s waits for the restart that replaces it; 'setup recover' "
+					  "runs it after the restart", it->path);
+				continue;
 			}
 			progress(o, "registration", it->path, p.bytes, p.bytes, k, n);
 			if (setup_register_module(&c, &t, m, o->media, it->f, it->path, &repaired, e)) {
@@ -562,13 +584,19 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 			if (setup_state_file_put(&c, &fr, e))
 				goto rollback_sql;
 			if (strcmp(it->rule, "registration pending") == 0 &&
-			    setup_state_pending_put(&c, m->product.code, it->path, "registration failed; deferred", e))
+			    setup_state_pending_put(&c, m->product.code, it->path, SETUP_PENDING_DEFERRED, e))
 				goto rollback_sql;
 		}
-		for (int i = 0; i < t.nops; i++)
-			if (t.ops[i].kind == SETUP_OP_PUT && t.ops[i].keep &&
-			    setup_state_backup_put(&c, m->product.code, t.ops[i].path, t.ops[i].keep, e))
+		for (int i = 0; i < t.nops; i++) {
+			const struct setup_op *op = &t.ops[i];
+
+			if ((op->kind == SETUP_OP_PUT || op->kind == SETUP_OP_PUT_RESTART) && op->keep &&
+			    setup_state_backup_put(&c, m->product.code, op->path, op->keep, e))
 				goto rollback_sql;
+			if (op->kind == SETUP_OP_PUT_RESTART &&
+			    setup_state_pending_put(&c, m->product.code, op->path, SETUP_PENDING_RESTART, e))
+				goto rollback_sql;
+		}
 		for (int i = 0; i < t.ndirs; i++)
 			if (setup_state_dir_put(&c, m->product.code, t.dirs[i], e))
 				goto rollback_sql;
@@ -588,14 +616,20 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 		goto out;
 	}
 	progress(o, "done", NULL, p.bytes, p.bytes, t.nops, t.nops);
-	setup_log(&c, 1, "%s of %s complete%s; log: %s", a->op, m->product.name,
-		  pending ? " with registrations pending" : "", c.log_file);
+	if (restart)
+		setup_log(&c, 1, "%s of %s complete, but %d file%s in use %s replaced at the next restart: restart the "
+			  "computer, then run 'setup recover' to finish; log: %s", a->op, m->product.name, restart,
+			  restart == 1 ? "" : "s", restart == 1 ? "is" : "are", c.log_file);
+	else
+		setup_log(&c, 1, "%s of %s complete%s; log: %s", a->op, m->product.name,
+			  pending ? " with registrations pending" : "", c.log_file);
 	if (o->json)
-		printf("{\"result\":\"%s\",\"product\":\"%s\",\"installed\":%d,\"replaced\":%d,\"kept\":%d,\"pending\":%d,\"log\":",
-		       pending ? "pending" : "ok", m->product.code, ncount[SETUP_INSTALL], ncount[SETUP_REPLACE],
-		       ncount[SETUP_KEEP], pending),
+		printf("{\"result\":\"%s\",\"product\":\"%s\",\"installed\":%d,\"replaced\":%d,\"kept\":%d,\"pending\":%d,"
+		       "\"restart\":%d,\"log\":",
+		       restart ? "restart" : pending ? "pending" : "ok", m->product.code, ncount[SETUP_INSTALL],
+		       ncount[SETUP_REPLACE], ncount[SETUP_KEEP], pending, restart),
 		setup_json_str(stdout, c.log_file), printf("}\n");
-	rc = pending ? 1 : 0;
+	rc = pending || restart ? 1 : 0;
 	goto out;
 
 rollback_sql:

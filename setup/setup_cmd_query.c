@@ -1,9 +1,8 @@
 /*
  * setup_cmd_query.c - the commands that look but do not change the system:
  * `setup verify` (every installed file's size, hash and mode, and every
- * module's classes activate), `setup status`, `setup recover` (which is
- * just opening the root: recovery runs at the start of every command), and
- * `setup validate FILE` (check any manifest or answer file).
+ * module's classes activate), `setup status`, and `setup validate FILE`
+ * (check any manifest or answer file).
  */
 #include "setup.h"
 
@@ -126,9 +125,11 @@ int setup_cmd_verify(const struct setup_opts *o, const char *product, struct err
 		printf("{\"problems\":[");
 	for (int k = 0; k < ncodes; k++) {
 		struct setup_file_rec *files = NULL;
-		int nfiles = 0;
+		char **restart = NULL;
+		int nfiles = 0, nrestart = 0;
 
-		if (setup_state_files(&c, codes[k], &files, &nfiles, e))
+		if (setup_state_files(&c, codes[k], &files, &nfiles, e) ||
+		    setup_state_pending_restart(&c, codes[k], &restart, &nrestart, e))
 			goto out;
 		for (int i = 0; i < nfiles; i++) {
 			struct setup_file_rec *f = &files[i];
@@ -140,7 +141,10 @@ int setup_cmd_verify(const struct setup_opts *o, const char *product, struct err
 			checked++;
 			if (!real)
 				continue;
-			if (os_lstat(real, &st) != 0) {
+			if (setup_strv_has(restart, nrestart, f->path)) {
+				problem(o->json, &problems, codes[k], f->path,
+					"in use: replaced at the next restart; restart the computer, then run 'setup recover'");
+			} else if (os_lstat(real, &st) != 0) {
 				problem(o->json, &problems, codes[k], f->path, "missing; run 'setup repair' with the media");
 			} else if (payload_hash_file(real, &h, &he) != 0) {
 				problem(o->json, &problems, codes[k], f->path, he.msg);
@@ -173,9 +177,11 @@ int setup_cmd_verify(const struct setup_opts *o, const char *product, struct err
 
 			if (setup_state_pending(&c, codes[k], &pend, &np, e) == 0)
 				for (int i = 0; i < np; i++)
-					problem(o->json, &problems, codes[k], pend[i], "registration is pending; run 'setup recover'");
+					if (!setup_strv_has(restart, nrestart, pend[i]))
+						problem(o->json, &problems, codes[k], pend[i], "registration is pending; run 'setup recover'");
 			setup_strv_free(pend, np);
 		}
+		setup_strv_free(restart, nrestart);
 	}
 	if (o->json)
 		printf("],\"files_checked\":%d,\"ok\":%s}\n", checked, problems ? "false" : "true");
@@ -208,13 +214,14 @@ int setup_cmd_status(const struct setup_opts *o, struct err *e)
 	for (int i = 0; i < n; i++) {
 		struct setup_product p;
 		struct setup_file_rec *files = NULL;
-		char **pend = NULL;
+		char **pend = NULL, **restart = NULL;
 		struct setup_sp_rec *sps = NULL;
 		uint64_t spbytes = 0;
-		int nf = 0, np = 0, nsp = 0;
+		int nf = 0, np = 0, nr = 0, nsp = 0;
 
 		if (setup_state_product(&c, codes[i], &p, e) <= 0 || setup_state_files(&c, codes[i], &files, &nf, e) ||
-		    setup_state_pending(&c, codes[i], &pend, &np, e) || setup_state_sps(&c, codes[i], &sps, &nsp, e) ||
+		    setup_state_pending(&c, codes[i], &pend, &np, e) ||
+		    setup_state_pending_restart(&c, codes[i], &restart, &nr, e) || setup_state_sps(&c, codes[i], &sps, &nsp, e) ||
 		    setup_sp_backup_usage(&c, codes[i], &spbytes, e)) {
 			setup_product_destroy(&p);
 			goto out;
@@ -234,6 +241,11 @@ int setup_cmd_status(const struct setup_opts *o, struct err *e)
 			for (int k = 0; k < np; k++) {
 				printf(k ? "," : "");
 				setup_json_str(stdout, pend[k]);
+			}
+			printf("],\"restart\":[");
+			for (int k = 0; k < nr; k++) {
+				printf(k ? "," : "");
+				setup_json_str(stdout, restart[k]);
 			}
 			printf("],\"service_packs\":[");
 			for (int k = 0; k < nsp; k++) {
@@ -259,12 +271,14 @@ int setup_cmd_status(const struct setup_opts *o, struct err *e)
 				printf("  sp backups:   %llu bytes (newest pack first: 'setup sp remove %s')\n",
 				       (unsigned long long)spbytes, p.code);
 			for (int k = 0; k < np; k++)
-				printf("  pending registration: %s\n", pend[k]);
+				printf("  %s %s\n", setup_strv_has(restart, nr, pend[k]) ? "replaced at the next restart:" :
+				       "pending registration:", pend[k]);
 		}
 		for (int k = 0; k < nf; k++)
 			setup_file_rec_destroy(&files[k]);
 		mem_free(files);
 		setup_strv_free(pend, np);
+		setup_strv_free(restart, nr);
 		for (int k = 0; k < nsp; k++)
 			setup_sp_rec_destroy(&sps[k]);
 		mem_free(sps);
@@ -275,17 +289,6 @@ int setup_cmd_status(const struct setup_opts *o, struct err *e)
 	rc = 0;
 out:
 	setup_strv_free(codes, n);
-	setup_ctx_close(&c);
-	return rc;
-}
-
-int setup_cmd_recover(const struct setup_opts *o, struct err *e)
-{
-	struct setup_ctx c;
-	int rc = setup_ctx_open(&c, o, "recover", e);
-
-	if (rc == 0 && !o->quiet)
-		printf("recovery complete: no transaction is in progress on '%s'\n", c.root[0] ? c.root : "/");
 	setup_ctx_close(&c);
 	return rc;
 }

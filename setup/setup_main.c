@@ -26,10 +26,12 @@ static const char usage[] =
 	"  uninstall PRODUCT                       remove a product and everything it registered\n"
 	"  repair PRODUCT --media DIR              reinstall missing or corrupt files, re-register modules\n"
 	"  verify [PRODUCT]                        check every installed file and registration\n"
-	"  status                                  installed products, levels, pending registrations\n"
+	"  status                                  installed products, levels, pending work\n"
 	"  sp apply --media DIR                    apply a service pack (one transaction; removable)\n"
 	"  sp remove PRODUCT [LEVEL]               remove the most recent service pack exactly\n"
-	"  recover                                 finish or undo an interrupted transaction\n"
+	"  recover                                 finish or undo an interrupted transaction; after a\n"
+	"                                          restart, finish replacing files that were in use;\n"
+	"                                          retry pending registrations\n"
 	"  validate FILE                           check a product definition, manifest or answer file\n"
 	"  services list|start|stop|restart [PRODUCT]  show or control installed services in start order\n"
 	"\n"
@@ -51,7 +53,8 @@ static const char usage[] =
 	"\n"
 	"exit codes: 0 success; 1 failed and rolled back; 2 bad command line; 3 bad answer file,\n"
 	"definition or manifest; 4 bad media or signature; 5 root locked; 6 system error;\n"
-	"7 out of memory; 8 no such product; 9 internal error; 10 success with registrations pending.\n";
+	"7 out of memory; 8 no such product; 9 internal error; 10 success, but a restart is needed or\n"
+	"registrations are pending ('setup recover' finishes them).\n";
 
 enum { O_ROOT = 256, O_MEDIA, O_UNATTENDED, O_TRUSTED, O_UNSIGNED, O_MODE, O_JSON, O_LOG, O_LOCKT,
        O_RETRIES, O_TIMEOUT, O_HELP, O_VERSION, O_SAVE };

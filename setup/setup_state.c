@@ -176,6 +176,14 @@ void setup_strv_free(char **v, int n)
 	mem_free(v);
 }
 
+int setup_strv_has(char *const *v, int n, const char *s)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
 int setup_state_product(struct setup_ctx *c, const char *code, struct setup_product *p, struct err *e)
 {
 	sqlite3_stmt *st = prep(c, e, "SELECT code, name, version, level, install_dir, components, manifest"
@@ -479,6 +487,12 @@ int setup_state_pending(struct setup_ctx *c, const char *product, char ***paths,
 			  paths, n, e);
 }
 
+int setup_state_pending_restart(struct setup_ctx *c, const char *product, char ***paths, int *n, struct err *e)
+{
+	return strv_query(c, prep(c, e, "SELECT path FROM sk_pending WHERE (?1 IS NULL OR product = ?1) AND reason = ?2 "
+				  "ORDER BY path", "ss", product, SETUP_PENDING_RESTART), paths, n, e);
+}
+
 int64_t setup_state_reg_mark(struct setup_ctx *c, struct err *e)
 {
 	sqlite3_stmt *st = prep(c, e, "SELECT coalesce(max(id), 0) FROM reg_capture", "");
@@ -650,7 +664,8 @@ int setup_journal_load(struct setup_ctx *c, struct setup_txn *t, char **state, s
 
 		/* A PUT's keep is in the backup store, a RESTORE's is the backup:
 		 * both in the state directory, and a RESTORE needs one. */
-		if (kind != SETUP_OP_PUT && kind != SETUP_OP_REMOVE && kind != SETUP_OP_RESTORE) {
+		if (kind != SETUP_OP_PUT && kind != SETUP_OP_REMOVE && kind != SETUP_OP_RESTORE &&
+		    kind != SETUP_OP_PUT_RESTART) {
 			snprintf(k, sizeof(k), "%d", kind);
 			rc = journal_damaged(c, e, t->id, "the operation kind", k);
 		} else if (!journal_path_ok(path, NULL)) {
@@ -691,6 +706,12 @@ int setup_journal_append_op(struct setup_ctx *c, struct setup_txn *t, int idx, s
 				t->id, idx, (int)o->kind, o->path, o->old_exists, o->keep, (int)o->mode);
 
 	return run(c, e, st, "cannot journal a file operation");
+}
+
+int setup_journal_set_op_kind(struct setup_ctx *c, int64_t id, int seq, enum setup_op_kind kind, struct err *e)
+{
+	return run(c, e, prep(c, e, "UPDATE sk_txn_op SET kind = ? WHERE txn = ? AND seq = ?", "ili", (int)kind, id, seq),
+		   "cannot update the journal");
 }
 
 int setup_journal_set_state(struct setup_ctx *c, int64_t id, const char *state, struct err *e)

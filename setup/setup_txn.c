@@ -34,6 +34,14 @@
  *  (7) Before the journal, setup_txn_begin copies the whole registry to
  *      SK_REGBACKUP_DIR (newest SK_REGBACKUP_KEEP kept), so an administrator
  *      can put it back with `register restore` whatever happens next.
+ *  (8) Windows: a T in use cannot be switched. Its op becomes PUT_RESTART in
+ *      the journal before anything happens to it; T.setupkit-old is then a
+ *      copy of T and T.setupkit-new is scheduled to replace T at the next
+ *      restart, and T is not touched. Rollback removes both (the scheduled
+ *      rename then finds nothing); finish keeps T.setupkit-new for the
+ *      restart, and the caller records the path as pending
+ *      (SETUP_PENDING_RESTART) so `setup recover` registers it after the
+ *      restart (setup_pending.c). Until then no transaction may begin.
  */
 #include "setup.h"
 
@@ -191,9 +199,31 @@ out:
 	return rc;
 }
 
+/* While a file waits for the restart that replaces it, its T.setupkit-new
+ * is scheduled to land over T: no other transaction may touch T (or trust
+ * T.setupkit-old) before `setup recover` has seen the restart. Refuse them
+ * all, as Windows Installer refuses to start while a restart is pending;
+ * recover's own registration transactions (op "recover") pass. */
+static int refuse_while_restart_pending(struct setup_ctx *c, const struct setup_txn *t, struct err *e)
+{
+	char **paths = NULL;
+	int n = 0;
+
+	if (strcmp(t->op, "recover") == 0)
+		return 0;
+	if (setup_state_pending_restart(c, NULL, &paths, &n, e))
+		return -1;
+	if (n > 0)
+		err_set(e, ERR_CLASS_LOCKED, "cannot %s %s: %d file%s wait%s for a restart to be replaced ('%s'%s); "
+			"restart the computer, then run 'setup recover'", t->op, t->product, n, n == 1 ? "" : "s",
+			n == 1 ? "s" : "", paths[0], n > 1 ? " and more" : "");
+	setup_strv_free(paths, n);
+	return n > 0 ? -1 : 0;
+}
+
 int setup_txn_begin(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 {
-	if (backup_registry(c, t, e))
+	if (refuse_while_restart_pending(c, t, e) || backup_registry(c, t, e))
 		return -1;
 	t->reg_mark = setup_state_reg_mark(c, e);
 	if (t->reg_mark < 0)
@@ -288,31 +318,22 @@ out:
 	return rc;
 }
 
-/* Move src to dst (a backup store path, or a staged
- * file to T.setupkit-new), across filesystems if need be. */
-static int move_file(const char *src, const char *dst, struct err *e)
+/* Copy src to dst (created or truncated) and make the copy durable. The
+ * mode is src's; on Windows only whether it is writable. */
+static int copy_file(const char *src, const char *dst, struct err *e)
 {
 	char buf[65536];
-	char *tmp;
-	int in, out, rc = -1;
+	int in, out = -1, rc = -1;
 	struct stat st;
 
-	if (os_rename(src, dst) == 0)
-		return 0;
-	if (errno != EXDEV)
-		return err_errno(e, "cannot move '%s' to '%s'", src, dst);
-	tmp = mem_printf("%s%s", dst, SK_NEW_SUFFIX);
-	if (!tmp)
-		return err_nomem(e, "moving a backup");
 	in = os_open(src, OS_O_RDONLY | OS_O_NOFOLLOW, 0);
 	if (in < 0 || fstat(in, &st) != 0) {
 		err_errno(e, "cannot read '%s'", src);
 		goto out;
 	}
-	/* The mode is the source's; on Windows only whether it is writable. */
-	out = os_open(tmp, OS_O_WRONLY | OS_O_CREAT | OS_O_TRUNC, (int)(st.st_mode & 07777));
+	out = os_open(dst, OS_O_WRONLY | OS_O_CREAT | OS_O_TRUNC, (int)(st.st_mode & 07777));
 	if (out < 0) {
-		err_errno(e, "cannot create '%s'", tmp);
+		err_errno(e, "cannot create '%s'", dst);
 		goto out;
 	}
 	for (;;) {
@@ -321,23 +342,45 @@ static int move_file(const char *src, const char *dst, struct err *e)
 		if (n == 0)
 			break;
 		if (n < 0 || write(out, buf, (size_t)n) != n) {
-			err_errno(e, "cannot copy '%s' to '%s'", src, tmp);
-			close(out);
+			err_errno(e, "cannot copy '%s' to '%s'", src, dst);
 			goto out;
 		}
 	}
-	if (os_fsync(out) != 0 || close(out) != 0) {
-		err_errno(e, "cannot write '%s'", tmp);
+	if (os_fsync(out) != 0) {
+		err_errno(e, "cannot write '%s'", dst);
 		goto out;
 	}
+	rc = 0;
+out:
+	if (out >= 0 && close(out) != 0 && rc == 0)
+		rc = err_errno(e, "cannot write '%s'", dst);
+	if (in >= 0)
+		close(in);
+	return rc;
+}
+
+/* Move src to dst (a backup store path), across filesystems if need be:
+ * then copied to dst.setupkit-new and renamed, so dst is whole or absent. */
+static int move_file(const char *src, const char *dst, struct err *e)
+{
+	char *tmp;
+	int rc = -1;
+
+	if (os_rename(src, dst) == 0)
+		return 0;
+	if (errno != EXDEV)
+		return err_errno(e, "cannot move '%s' to '%s'", src, dst);
+	tmp = mem_printf("%s%s", dst, SK_NEW_SUFFIX);
+	if (!tmp)
+		return err_nomem(e, "moving a backup");
+	if (copy_file(src, tmp, e))
+		goto out;
 	if (os_rename(tmp, dst) != 0 || os_unlink(src) != 0) {
 		err_errno(e, "cannot move '%s' to '%s'", src, dst);
 		goto out;
 	}
 	rc = 0;
 out:
-	if (in >= 0)
-		close(in);
 	if (rc)
 		os_unlink(tmp);
 	mem_free(tmp);
@@ -466,6 +509,41 @@ char *setup_txn_new_path(struct setup_ctx *c, const struct setup_op *o)
 	return real_sfx(c, o->path, SK_NEW_SUFFIX);
 }
 
+/* Op i's T is in use by a running program (Windows), so it cannot be
+ * switched now: journal the op as SETUP_OP_PUT_RESTART, durably, before
+ * anything changes (invariant 1); keep a copy of the old T as
+ * T.setupkit-old (a copy, not a link: a second link to a held file could
+ * be neither moved to the backup store nor removed while it is held); then
+ * schedule T.setupkit-new -> T for the next restart. T itself is not
+ * touched: rollback removes both of ours, and without T.setupkit-new the
+ * scheduled rename does nothing. */
+static int put_at_restart(struct setup_ctx *c, struct setup_txn *t, int i, const char *real, const char *old,
+			  const char *nw, struct err *e)
+{
+	struct setup_op *o = &t->ops[i];
+
+	if (setup_state_begin(c, e))
+		return -1;
+	if (setup_journal_set_op_kind(c, t->id, i, SETUP_OP_PUT_RESTART, e)) {
+		setup_state_rollback(c);
+		return -1;
+	}
+	if (setup_state_commit(c, e))
+		return -1;
+	o->kind = SETUP_OP_PUT_RESTART;
+	/* STATE: journaled; T as before, the new file at T.setupkit-new */
+	fault_point("apply: copy for restart");
+	if (copy_file(real, old, e))
+		return err_prefix(e, "cannot keep a copy of '%s', which is in use, to replace it at the next restart", real);
+	fault_point("apply: schedule for restart");
+	if (os_replace_at_restart(nw, real) != 0)
+		return err_errno(e, "'%s' is in use by a running program, and its replacement at the next restart cannot be "
+			  "scheduled (administrator rights are needed); close the program and run setup again", real);
+	/* STATE: T as before (a copy at T.setupkit-old); at the next restart T.setupkit-new -> T */
+	setup_log(c, 1, "'%s' is in use by a running program: the new copy replaces it at the next restart", real);
+	return 0;
+}
+
 int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 {
 	int rc = -1;
@@ -492,8 +570,14 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 		case SETUP_OP_PUT:
 			/* Windows: a file a running program holds open can be
 			 * neither renamed over nor deleted, nor its backup link
-			 * taken back; refuse before touching it (POSIX: never). */
+			 * taken back; replace it at the next restart, or refuse,
+			 * before touching it (POSIX: never). */
 			if (o->old_exists && !os_can_replace(real)) {
+				if (t->restart_ok) {
+					if (put_at_restart(c, t, i, real, old, nw, e))
+						goto next_fail;
+					break;
+				}
 				err_errno(e, "cannot put the new '%s' in place: a running program has it open; "
 					  "close it and run setup again", real);
 				goto next_fail;
@@ -506,6 +590,17 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 			/* STATE: old file at T and T.setupkit-old, new at T.setupkit-new */
 			fault_point("apply: rename new");
 			if (os_rename(nw, real) != 0) {
+				int en = errno;
+
+				/* A loaded DLL passes os_can_replace and refuses
+				 * only the rename: our link goes, then as above. */
+				if (os_in_use_error(en) && t->restart_ok && o->old_exists &&
+				    (os_unlink(old) == 0 || errno == ENOENT)) {
+					if (put_at_restart(c, t, i, real, old, nw, e))
+						goto next_fail;
+					break;
+				}
+				errno = en;
 				if (os_in_use_error(errno))
 					err_errno(e, "cannot put the new '%s' in place: a running program has it "
 						  "open; close it and run setup again", real);
@@ -546,6 +641,8 @@ int setup_txn_apply(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 			mem_free(bk);
 			break;
 		}
+		case SETUP_OP_PUT_RESTART:
+			break;   /* scheduled already (apply makes these, and runs once) */
 		}
 		mem_free(real);
 		mem_free(old);
@@ -615,7 +712,7 @@ int setup_txn_finish(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 			return err_nomem(e, "finishing the transaction");
 		}
 		fault_point("finish: drop backup");
-		if (o->kind == SETUP_OP_PUT && o->keep && path_exists(old)) {
+		if ((o->kind == SETUP_OP_PUT || o->kind == SETUP_OP_PUT_RESTART) && o->keep && path_exists(old)) {
 			char *dst = setup_real(c, o->keep), *dir = dst ? path_dirname(dst) : NULL;
 
 			if (!dst || !dir)
@@ -635,10 +732,13 @@ int setup_txn_finish(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 		}
 		/* After commit a PUT's T.setupkit-new was renamed into place, and
 		 * without an old file it never had a T.setupkit-old: skip the
-		 * unlinks that would fail (two per new file of a fresh install). */
+		 * unlinks that would fail (two per new file of a fresh install).
+		 * A PUT_RESTART's T.setupkit-new waits for the restart (the
+		 * product's pending row says so; `setup recover` checks it). */
 		if (rc == 0 && !(o->kind == SETUP_OP_PUT && !o->old_exists) && os_unlink(old) != 0 && errno != ENOENT)
 			rc = err_errno(e, "cannot remove the backup '%s'", old);
-		if (rc == 0 && o->kind != SETUP_OP_PUT && os_unlink(nw) != 0 && errno != ENOENT)
+		if (rc == 0 && o->kind != SETUP_OP_PUT && o->kind != SETUP_OP_PUT_RESTART && os_unlink(nw) != 0 &&
+		    errno != ENOENT)
 			rc = err_errno(e, "cannot remove '%s'", nw);
 		mem_free(old);
 		mem_free(nw);
@@ -691,7 +791,14 @@ int setup_txn_rollback(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 
 		if (!real || !old || !nw) {
 			rc = err_nomem(e, "rolling back");
-		} else if (fault_point("rollback: file"), path_exists(old)) {
+		} else if (fault_point("rollback: file"), o->kind == SETUP_OP_PUT_RESTART && path_exists(nw)) {
+			/* T was never touched: drop our copy of it; removing
+			 * T.setupkit-new below cancels the scheduled rename. (Once
+			 * the restart has renamed it, T.setupkit-old goes back
+			 * over T like any PUT's, below.) */
+			if (os_unlink(old) != 0 && errno != ENOENT)
+				rc = err_errno(e, "cannot remove '%s'", old);
+		} else if (path_exists(old)) {
 			/* (3): T was switched; put the old file back. On Windows a
 			 * held T refuses even its own other link: if T is still the
 			 * old file, only the link goes (POSIX never gets here). */

@@ -287,7 +287,7 @@ int setup_cmd_install_bar(const struct setup_opts *o, struct err *e)
 		char *log = find_log(o->root, "install");
 
 		if (rc >= 0)
-			fprintf(stderr, "setup: install complete%s; log: %s\n", rc == 1 ? " with registrations pending ('setup recover' retries them)" : "",
+			fprintf(stderr, "setup: install complete%s; log: %s\n", rc == 1 ? " with work pending ('setup status' lists it; 'setup recover' finishes it)" : "",
 				log ? log : "(none)");
 		else if (log)
 			err_prefix(e, "log: %s; ", log);
@@ -943,7 +943,7 @@ static int run_install(struct wiz *w, struct err *e)
 		return -1;
 	}
 	attr(w, "1;32");
-	printf("%s was installed%s.\n", w->m->product.name, rc == 1 ? ", with registrations pending" : "");
+	printf("%s was installed%s.\n", w->m->product.name, rc == 1 ? ", with work pending" : "");
 	attr(w, "0");
 	printf("\n  Directory:   %s%s\n", w->root, w->dir);
 	printf("  Components:  ");
@@ -960,8 +960,9 @@ static int run_install(struct wiz *w, struct err *e)
 		printf("  Answer file: %s\n               (replay: setup install --media DIR --unattended FILE)\n",
 		       w->o->save_answers);
 	if (rc == 1)
-		printf("\nPending: some registrations could not finish; 'setup recover' retries them,\n"
-		       "'setup status' lists them.\n");
+		printf("\nPending: files in use are replaced at the next restart, or registrations\n"
+		       "could not finish; 'setup status' lists them. After a restart (or at any\n"
+		       "time for registrations) 'setup recover' finishes them.\n");
 	else
 		printf("\nNothing is pending. 'setup verify' checks the installation at any time.\n");
 	mem_free(log);

@@ -220,4 +220,51 @@ contains "... the message names the module and the HRESULT" "$T/check.out" "SELF
 contains "... and says it was rolled back" "$T/check.out" "rolled back"
 snapshot "$RF/root" "$T/rf1.snap"
 check "files, registry (the good module's classes too) and state are as before" cmp "$T/rf0.snap" "$T/rf1.snap"
+
+# --- a registration with the defer flag stays pending; setup recover retries it ---
+# flaky.so fails its first two registrations and succeeds on the third; with
+# one attempt per run, install leaves it pending, the first recover fails
+# and keeps it pending, the second registers it.
+DF=$T/df
+mkdir -p "$DF/src" "$DF/root"
+cp "$B/modules/flaky.so" "$DF/src/flaky.so"
+cat >"$DF/df.ini" <<'INI'
+[setupkit]
+format = 2
+kind = product
+[product]
+code = df
+name = Deferred Registration
+version = 1.0
+default_dir = /opt/df
+[component main]
+payload = main
+[file flaky]
+component = main
+source = flaky.so
+dest = {app}/flaky.so
+flags = selfreg, defer
+INI
+"$MKMEDIA" build "$DF/df.ini" --source "$DF/src" --out "$DF/media" >/dev/null 2>&1 || bad "mkmedia df"
+printf '[setupkit]\nformat = 2\nkind = answers\n[install]\nproduct = df\n' >"$DF/a.ini"
+snapshot "$DF/root" "$T/df0.snap"
+expect_fail "a deferred registration that fails: installed, exit 10" 10 S install --root "$DF/root" --media "$DF/media" --unattended "$DF/a.ini" --allow-unsigned --retries 1
+"$SETUP" status --root "$DF/root" >"$T/st" 2>&1
+contains "... status lists it as pending" "$T/st" "pending registration: /opt/df/flaky.so"
+expect_fail "... verify reports it" 1 S verify --root "$DF/root"
+contains "... as a pending registration" "$T/check.out" "/opt/df/flaky.so: registration is pending; run 'setup recover'"
+expect_fail "setup recover retries it; it fails again: exit 1" 1 S recover --root "$DF/root" --retries 1
+contains "... naming the module" "$T/check.out" "module '$DF/root/opt/df/flaky.so' (file 'flaky' of component 'main') did not register"
+"$REGISTER" --root "$DF/root" query 'HKLM\Software\SetupkitTest\Flaky' >"$T/q" 2>&1 &&
+	bad "... the failed retry left its registry writes" || ok "... the failed retry left no registry writes"
+check "setup recover retries it again, and it registers" S recover --root "$DF/root" --retries 1
+"$REGISTER" --root "$DF/root" query 'HKLM\Software\SetupkitTest\Flaky' >"$T/q" 2>&1
+contains "... its registry entries are there" "$T/q" "Attempt"
+"$SETUP" status --root "$DF/root" >"$T/st" 2>&1
+not_contains "... and nothing is pending" "$T/st" "pending"
+check "verify after recover" S verify --root "$DF/root"
+rm "$DF/root/opt/df/flaky.so.count"   # not the product's: it would keep /opt/df
+check "uninstall" S uninstall df --root "$DF/root"
+snapshot "$DF/root" "$T/df1.snap"
+check "files, registry and state are as before (but flaky's counter)" cmp "$T/df0.snap" "$T/df1.snap"
 finish

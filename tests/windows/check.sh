@@ -631,23 +631,112 @@ snap "$T/corrupt1.reg" $SETUPKEYS
 same "... the prefix's files are as before" "$T/corrupt0.files" "$T/corrupt1.files"
 same "... and the registry too" "$T/corrupt0.reg" "$T/corrupt1.reg"
 
-# --- a file a running program holds open ---
+# --- a file a running program holds open: replaced at the next restart ---
 
 # With the corrupt copy back in system32 and a program holding it open (no
-# FILE_SHARE_DELETE), the install cannot switch the media's copy in: it
-# must fail, name the file and the cause, and roll everything back.
-"$WINE" "$FB/hold.exe" 'C:\windows\system32\exinetcomm.dll' </dev/null >"$T/hold.out" 2>&1 &
-HOLD=$!
-for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q holding "$T/hold.out" && break; sleep 1; done
-grep -q holding "$T/hold.out" && ok "a program holds system32\\exinetcomm.dll open" || bad "hold.exe did not start"
-install "setup.exe install while it is held: fails and rolls back (exit 1)" 1
-says "... naming the file and the cause" "exinetcomm.dll' in place: a running program has it open"
-kill "$HOLD" 2>/dev/null
-wait "$HOLD" 2>/dev/null
+# FILE_SHARE_DELETE), the install cannot switch the media's copy in now.
+# It schedules the switch for the next restart (MoveFileEx with
+# MOVEFILE_DELAY_UNTIL_REBOOT), defers the DLL's registration, and exits 10;
+# `wineboot -r` is Wine's restart (it carries out PendingFileRenameOperations),
+# and `setup recover` after it registers the DLL.
+SM='HKLM\System\CurrentControlSet\Control\Session Manager'
+# hold: hold.exe keeps system32\exinetcomm.dll open until unhold
+hold() {
+	: >"$T/hold.out"
+	"$WINE" "$FB/hold.exe" 'C:\windows\system32\exinetcomm.dll' </dev/null >"$T/hold.out" 2>&1 &
+	HOLD=$!
+	for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q holding "$T/hold.out" && break; sleep 1; done
+	grep -q holding "$T/hold.out" && ok "a program holds system32\\exinetcomm.dll open" || bad "hold.exe did not start"
+}
+unhold() {
+	kill "$HOLD" 2>/dev/null
+	wait "$HOLD" 2>/dev/null
+}
+# restart: Wine's restart of the prefix: every program ends, then wineboot -r
+restart() {
+	"$WINESERVER" -k >/dev/null 2>&1
+	sleep 1
+	wine wineboot -r >"$T/wineboot.log" 2>&1 && timeout 120 "$WINESERVER" -w
+	"$WINESERVER" -p
+}
+pending_renames() { # OUT: the pending renames, one name per line ("" when none)
+	wine reg query "$SM" /v PendingFileRenameOperations 2>/dev/null | tr -d '\r' |
+		awk '/PendingFileRenameOperations/ { print $3 }' | sed 's/\\0/\n/g' >"$1"
+}
+restart   # what a restart changes by itself is in the baseline, not in a difference
+files_snap "$T/held0.files"
+snap "$T/held0.reg" $SETUPKEYS
+hold
+rm -f "$C/fault.trace"
+export SETUPKIT_FAULT_TRACE='C:\fault.trace'
+install "setup.exe install while it is held: done but for a restart (exit 10)" 10
+unset SETUPKIT_FAULT_TRACE
+says "... names the file in use" "exinetcomm.dll' is in use by a running program: the new copy replaces it at the next restart"
+says "... and says what to do" "restart the computer, then run 'setup recover'"
+pending_renames "$T/renames"
+grep -qi 'system32\\exinetcomm.dll.setupkit-new$' "$T/renames" && grep -qi '^!.*system32\\exinetcomm.dll$' "$T/renames" &&
+	ok "... the replacement is in PendingFileRenameOperations" || { bad "... no pending rename"; show "$T/renames"; }
+cmp -s "$T/corrupt.dll" "$SYS32/exinetcomm.dll" && ok "... system32 still holds the old copy until the restart" ||
+	bad "... system32 changed before the restart"
+[ -f "$APPU/lib/chatcfg.dll" ] && ok "... the other files are in place" || bad "... the other files are missing"
+hasnt "... its registration waits for the restart" "HKCR\\CLSID\\$MIME"
+setup "setup.exe status" 0 status
+says "... shows what waits for the restart" 'replaced at the next restart: C:/windows/system32/exinetcomm.dll'
+setup "setup.exe verify: the file waits for a restart (exit 1)" 1 verify
+says "... and says so" "in use: replaced at the next restart"
+setup "setup.exe uninstall before the restart is refused (exit 5)" 5 uninstall mailsuite
+says "... naming the file" "1 file waits for a restart to be replaced"
+setup "setup.exe recover while it is still held: still waiting (exit 10)" 10 recover
+says "... says it is still in use" "is still in use: it is replaced at the next restart"
+unhold
+restart
+cmp -s "$WTREE/modules/inetcomm.dll" "$SYS32/exinetcomm.dll" && ok "after the restart system32 holds the media's copy" ||
+	bad "after the restart system32 does not hold the media's copy"
+[ ! -e "$SYS32/exinetcomm.dll.setupkit-new" ] && ok "... and no exinetcomm.dll.setupkit-new is left" ||
+	bad "... exinetcomm.dll.setupkit-new is still there"
+pending_renames "$T/renames"
+[ ! -s "$T/renames" ] && ok "... no rename is pending any more" || { bad "... renames still pending"; show "$T/renames"; }
+setup "setup.exe recover after the restart" 0 recover
+says "... registers the DLL" 'registered C:/windows/system32/exinetcomm.dll'
+has "... its classes are registered" "HKCR\\CLSID\\$MIME\\InprocServer32" 'exinetcomm.dll'
+setup "setup.exe verify after recover" 0 verify
+setup "setup.exe uninstall mailsuite" 0 uninstall mailsuite
+cmp -s "$T/corrupt.dll" "$SYS32/exinetcomm.dll" && ok "... brings the old copy back, byte for byte" ||
+	bad "... did not restore the old copy"
 files_snap "$T/held1.files"
 snap "$T/held1.reg" $SETUPKEYS
-same "... the prefix's files are as before" "$T/corrupt0.files" "$T/held1.files"
-same "... and the registry too" "$T/corrupt0.reg" "$T/held1.reg"
+same "... the prefix's files are as before" "$T/held0.files" "$T/held1.files"
+same "... and the registry too" "$T/held0.reg" "$T/held1.reg"
+
+# A crash right after the replacement is scheduled: recovery rolls the
+# install back, and removing exinetcomm.dll.setupkit-new cancels the
+# scheduled rename, so the restart leaves the old copy in place.
+k=$(awk '/apply: schedule for restart/ { print $1 + 1; exit }' "$C/fault.trace" 2>/dev/null)
+if [ -n "$k" ]; then
+	ok "the traced install passed the restart scheduling (crash point $k is after it)"
+	hold
+	export SETUPKIT_CRASH_AT="$k"
+	install "setup.exe killed after scheduling the replacement" 137
+	unset SETUPKIT_CRASH_AT
+	[ -f "$SYS32/exinetcomm.dll.setupkit-new" ] && ok "... the new copy waits as exinetcomm.dll.setupkit-new" ||
+		bad "... no exinetcomm.dll.setupkit-new"
+	setup "setup.exe recover rolls the install back (the file still held)" 0 recover
+	says "... says so" "rolling back the interrupted install of mailsuite"
+	pending_renames "$T/renames"
+	[ ! -e "$SYS32/exinetcomm.dll.setupkit-new" ] && grep -qi 'exinetcomm.dll.setupkit-new$' "$T/renames" &&
+		ok "... the rename is still scheduled, but its source is gone" ||
+		{ bad "... expected a scheduled rename without its source"; show "$T/renames"; }
+	unhold
+	restart
+	cmp -s "$T/corrupt.dll" "$SYS32/exinetcomm.dll" && ok "... and the restart kept the old copy" ||
+		bad "... the restart replaced the old copy"
+	files_snap "$T/held2.files"
+	snap "$T/held2.reg" $SETUPKEYS
+	same "... the prefix's files are as before" "$T/held0.files" "$T/held2.files"
+	same "... and the registry too" "$T/held0.reg" "$T/held2.reg"
+else
+	bad "the fault trace has no 'apply: schedule for restart'"
+fi
 setup "... and setup.exe status shows nothing installed" 0 status
 says "... (no products)" "no products installed"
 finish
