@@ -1,7 +1,8 @@
 /*
  * setup_term.h - the platform calls of the wizard (setup_wizard.c), so the
  * wizard itself stays portable: the terminal (is it one, its size, whether
- * ANSI escapes work, keys without Enter, a line with echo, Ctrl-C), plus
+ * it can be drawn on, clearing, bold and colour, keys without Enter, a line
+ * with echo, Ctrl-C), plus
  * the three things the wizard asks of the system besides: the free space
  * of a directory, whether a directory may be written, and the path of the
  * running program. setup_term_posix.c implements them with termios, poll
@@ -24,6 +25,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Results of setup_term_key and setup_term_line_read besides a key / 0. */
 #define SETUP_TERM_NONE  (-1)   /* no key within the timeout */
@@ -44,12 +46,23 @@ int setup_term_is_tty(int fd);
  * Windows: the window of the console screen buffer. */
 int setup_term_size(int fd, int *cols, int *rows);
 
-/* 1 when ANSI escape sequences (cursor, clear, SGR colour) may be written
- * to fd, else 0. POSIX: TERM is set, not empty and not "dumb". Windows:
- * TERM=dumb says no; otherwise the console of fd is switched to
- * ENABLE_VIRTUAL_TERMINAL_PROCESSING (put back at exit), and 0 when it
- * cannot be (an old console, or not a console). */
-int setup_term_escapes(int fd);
+/* 1 when the terminal on fd can be drawn on with setup_term_clear,
+ * _erase_line and _attr, else 0 (then the wizard writes plain lines).
+ * POSIX: TERM is set, not empty and not "dumb"; they write ANSI escapes.
+ * Windows: fd is a console and TERM is not "dumb"; they call the console
+ * API, which every console draws (a console before Windows 10 and Wine's
+ * print ANSI escapes as text, even with ENABLE_VIRTUAL_TERMINAL_PROCESSING
+ * accepted), and the attributes in use at the first call are put back at
+ * exit. */
+int setup_term_control(int fd);
+/* Clear the terminal of f, the cursor at the top left. */
+void setup_term_clear(FILE *f);
+/* Erase from the cursor to the end of its line; the cursor stays. */
+void setup_term_erase_line(FILE *f);
+/* Text attributes from now on, as an SGR parameter list: "0" plain, "1"
+ * bold, "1;31" bold red, "1;32" bold green (Windows: 1 is the intensity
+ * bit, 30-37 the foreground colours). */
+void setup_term_attr(FILE *f, const char *sgr);
 
 /* Act as if Ctrl-C was pressed, so that whoever catches it now (during
  * the install, the engine, which rolls back) does so. POSIX: raise(SIGINT)

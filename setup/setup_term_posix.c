@@ -36,12 +36,27 @@ int setup_term_size(int fd, int *cols, int *rows)
 	return 0;
 }
 
-int setup_term_escapes(int fd)
+int setup_term_control(int fd)
 {
 	const char *term = getenv("TERM");
 
 	(void)fd;
 	return term && *term && strcmp(term, "dumb") != 0;
+}
+
+void setup_term_clear(FILE *f)
+{
+	fputs("\033[H\033[2J", f);
+}
+
+void setup_term_erase_line(FILE *f)
+{
+	fputs("\033[K", f);
+}
+
+void setup_term_attr(FILE *f, const char *sgr)
+{
+	fprintf(f, "\033[%sm", sgr);
 }
 
 void setup_term_ctrl_c(void)

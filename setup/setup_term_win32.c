@@ -1,8 +1,9 @@
 /*
  * setup_term_win32.c - setup_term.h on Windows: the console API. The
- * wizard's screens are the same ANSI text as on POSIX, which the console
- * draws once ENABLE_VIRTUAL_TERMINAL_PROCESSING is on (Windows 10 1511 and
- * later; an older console is treated like TERM=dumb). Keys come from
+ * wizard's screens are the same text as on POSIX; clearing, erasing a line
+ * and bold or colour are console calls (FillConsoleOutputCharacterW,
+ * SetConsoleTextAttribute), not ANSI escapes, so every console draws them:
+ * those before Windows 10 and Wine's print escapes as text. Keys come from
  * ReadConsoleInputW and are turned into the byte stream a POSIX terminal
  * sends (UTF-8, Enter '\n', Backspace 0x7f, arrows ESC [ A..D), so the
  * wizard compares keys the same way on both. Lines are edited here rather
@@ -10,9 +11,10 @@
  * code pages and Ctrl-C is a key that ends the read at once (in cooked
  * mode it is a CTRL_C_EVENT on another thread, racing the read).
  *
- * Traps: console modes belong to the console, not to this process: cmd.exe
- * gets back whatever we leave, so every mode changed here is recorded and
- * put back by setup_term_raw_end and, in any case, at exit (atexit; a
+ * Traps: console modes and attributes belong to the console, not to this
+ * process: cmd.exe gets back whatever we leave, so the input mode and the
+ * text attributes are recorded and put back (the mode by setup_term_raw_end)
+ * and, in any case, at exit (atexit; a
  * TerminateProcess, as os_kill_self does, skips it). With processed input
  * off Ctrl-C is not a signal at all: setup_term_key returns
  * SETUP_TERM_CTRL_C and the caller decides (the bar passes it on with
@@ -29,10 +31,6 @@
 
 #include "common/mem.h"
 #include "common/os.h"
-
-#ifndef ENABLE_VIRTUAL_TERMINAL_PROCESSING
-#define ENABLE_VIRTUAL_TERMINAL_PROCESSING 0x0004
-#endif
 
 #define RAW_OFF (ENABLE_LINE_INPUT | ENABLE_ECHO_INPUT | ENABLE_PROCESSED_INPUT)
 
@@ -61,16 +59,13 @@ int setup_term_size(int fd, int *cols, int *rows)
 	return 0;
 }
 
-/* ---- console modes we changed, put back at exit ---- */
-
-static struct {
-	HANDLE h;
-	DWORD mode;
-} out_saved[3];
-static int n_out_saved, atexit_set;
+/* ---- what we changed in the console, put back at exit ---- */
 
 static DWORD in_saved;      /* stdin's mode before raw mode */
 static int raw_on;
+static HANDLE attr_h = INVALID_HANDLE_VALUE;   /* the console whose attributes we set */
+static WORD attr_saved;     /* its attributes at the first setup_term_control */
+static int atexit_set;
 
 static void restore_in(int flush)
 {
@@ -87,9 +82,10 @@ static void restore_in(int flush)
 static void restore_at_exit(void)
 {
 	restore_in(0);
-	while (n_out_saved > 0) {
-		n_out_saved--;
-		SetConsoleMode(out_saved[n_out_saved].h, out_saved[n_out_saved].mode);
+	if (attr_h != INVALID_HANDLE_VALUE) {
+		fflush(stdout);
+		fflush(stderr);
+		SetConsoleTextAttribute(attr_h, attr_saved);
 	}
 }
 
@@ -99,27 +95,90 @@ static void restore_at_exit_arm(void)
 		atexit_set = 1;
 }
 
-int setup_term_escapes(int fd)
+int setup_term_control(int fd)
 {
 	const char *term = getenv("TERM");
+	CONSOLE_SCREEN_BUFFER_INFO info;
 	HANDLE h = fd_handle(fd);
-	DWORD mode;
 
 	if (term && strcmp(term, "dumb") == 0)
 		return 0;
-	if (h == INVALID_HANDLE_VALUE || !GetConsoleMode(h, &mode))
+	if (h == INVALID_HANDLE_VALUE || !GetConsoleScreenBufferInfo(h, &info))
 		return 0;
-	if (mode & ENABLE_VIRTUAL_TERMINAL_PROCESSING)
-		return 1;
-	if (n_out_saved == (int)(sizeof(out_saved) / sizeof(out_saved[0])))
-		return 0;
-	restore_at_exit_arm();
-	if (!SetConsoleMode(h, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING))
-		return 0;
-	out_saved[n_out_saved].h = h;
-	out_saved[n_out_saved].mode = mode;
-	n_out_saved++;
+	if (attr_h == INVALID_HANDLE_VALUE) {
+		attr_h = h;
+		attr_saved = info.wAttributes;
+		restore_at_exit_arm();
+	}
 	return 1;
+}
+
+/* The console of f, its stdio buffer written out first so that what was
+ * printed lands before the console call; NULL when f is no console. */
+static HANDLE console_of(FILE *f, CONSOLE_SCREEN_BUFFER_INFO *info)
+{
+	HANDLE h;
+
+	fflush(f);
+	h = fd_handle(_fileno(f));
+	return h != INVALID_HANDLE_VALUE && GetConsoleScreenBufferInfo(h, info) ? h : NULL;
+}
+
+void setup_term_clear(FILE *f)
+{
+	CONSOLE_SCREEN_BUFFER_INFO info;
+	HANDLE h = console_of(f, &info);
+	COORD top = { 0, 0 };
+	DWORD n = 0, cells;
+
+	if (!h)
+		return;
+	cells = (DWORD)info.dwSize.X * (DWORD)info.dwSize.Y;
+	FillConsoleOutputCharacterW(h, L' ', cells, top, &n);
+	FillConsoleOutputAttribute(h, info.wAttributes, cells, top, &n);
+	SetConsoleCursorPosition(h, top);
+}
+
+void setup_term_erase_line(FILE *f)
+{
+	CONSOLE_SCREEN_BUFFER_INFO info;
+	HANDLE h = console_of(f, &info);
+	DWORD n = 0;
+
+	if (h && info.dwCursorPosition.X < info.dwSize.X)
+		FillConsoleOutputCharacterW(h, L' ', (DWORD)(info.dwSize.X - info.dwCursorPosition.X),
+					    info.dwCursorPosition, &n);
+}
+
+void setup_term_attr(FILE *f, const char *sgr)
+{
+	static const WORD colours[8] = {
+		0, FOREGROUND_RED, FOREGROUND_GREEN, FOREGROUND_RED | FOREGROUND_GREEN, FOREGROUND_BLUE,
+		FOREGROUND_RED | FOREGROUND_BLUE, FOREGROUND_GREEN | FOREGROUND_BLUE,
+		FOREGROUND_RED | FOREGROUND_GREEN | FOREGROUND_BLUE,
+	};
+	CONSOLE_SCREEN_BUFFER_INFO info;
+	HANDLE h = console_of(f, &info);
+	WORD a;
+
+	if (!h)
+		return;
+	a = info.wAttributes;
+	for (const char *p = sgr; *p;) {
+		char *end;
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (v == 0)
+			a = attr_h != INVALID_HANDLE_VALUE ? attr_saved : (WORD)(FOREGROUND_RED | FOREGROUND_GREEN | FOREGROUND_BLUE);
+		else if (v == 1)
+			a |= FOREGROUND_INTENSITY;
+		else if (v >= 30 && v <= 37)
+			a = (WORD)((a & ~(FOREGROUND_RED | FOREGROUND_GREEN | FOREGROUND_BLUE)) | colours[v - 30]);
+		p = *end == ';' ? end + 1 : end;
+	}
+	SetConsoleTextAttribute(h, a);
 }
 
 /* ---- interrupts ---- */

@@ -41,7 +41,7 @@
  *      rename then finds nothing); finish keeps T.setupkit-new for the
  *      restart, and the caller records the path as pending
  *      (SETUP_PENDING_RESTART) so `setup recover` registers it after the
- *      restart (setup_pending.c). Until then no transaction may begin.
+ *      restart (setup_cmd_recover.c). Until then no transaction may begin.
  */
 #include "setup.h"
 
@@ -392,6 +392,14 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Whether directory d of the target system is never made: its top. Under
+ * --root on Windows a drive root ("C:/") is the folder ROOT/C, made (and
+ * journaled) like any other. */
+static int dir_is_top(const struct setup_ctx *c, const char *d)
+{
+	return !d[0] || (path_is_root(d) && (!c->root[0] || strcmp(d, "/") == 0 || strcmp(d, ".") == 0));
+}
+
 int setup_txn_make_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 {
 	char **cand = NULL, **missing = NULL;
@@ -412,7 +420,7 @@ int setup_txn_make_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 			mem_free(d);
 			continue;
 		}
-		while (d && d[0] && !path_is_root(d)) {
+		while (d && !dir_is_top(c, d)) {
 			if (ncand == cap) {
 				char **n = mem_realloc_array(cand, cap ? cap * 2 : 64, sizeof(*cand));
 
@@ -425,7 +433,8 @@ int setup_txn_make_dirs(struct setup_ctx *c, struct setup_txn *t, struct err *e)
 				cap = cap ? cap * 2 : 64;
 			}
 			cand[ncand++] = d;
-			d = path_dirname(d);
+			/* A drive root is its own dirname: the top is next. */
+			d = path_is_root(d) ? mem_strdup("/") : path_dirname(d);
 		}
 		if (!d) {
 			err_nomem(e, "creating directories");

@@ -9,11 +9,12 @@
  *
  * Input is read a line at a time (canonical mode; on Windows setup_term
  * edits the line itself), so the wizard works over ssh, in tmux, with
- * TERM=dumb and in 80x24. With TERM=dumb (or unset; on Windows: dumb, or a
- * console without ANSI support) there are no escape sequences at all:
- * screens are plain lines and progress is an occasional line. NO_COLOR (set
- * at all) turns colour off; the screen is still cleared between steps
- * unless the terminal is dumb.
+ * TERM=dumb and in 80x24. With TERM=dumb (or unset on POSIX) the wizard
+ * does not draw at all (setup_term_control): screens are plain lines and
+ * progress is an occasional line. NO_COLOR (set at all) turns colour off;
+ * the screen is still cleared between steps unless the terminal is dumb.
+ * On Windows the console API draws (setup_term_win32.c), so any console
+ * works, Wine's too.
  *
  * `setup --unattended FILE` with no command installs without questions, with
  * the same default media.
@@ -55,7 +56,7 @@ static void term_init(struct term *t, int fd)
 {
 	int cols, rows;
 
-	t->dumb = !setup_term_escapes(fd);
+	t->dumb = !setup_term_control(fd);
 	t->color = !t->dumb && getenv("NO_COLOR") == NULL;
 	t->cols = 80;
 	t->rows = 24;
@@ -218,7 +219,8 @@ static void bar_update(void *ctx, const struct setup_progress *p)
 		if (!phase_changed && t - b->last_draw < 0.1 && pct < 100)
 			return;
 		bar_line(b, p, frac, line, sizeof(line));
-		fprintf(b->f, "\r%s\033[K", line);
+		fprintf(b->f, "\r%s", line);
+		setup_term_erase_line(b->f);
 		b->drawn = 1;
 	}
 	b->last_draw = t;
@@ -328,11 +330,11 @@ struct wiz {
 	char *license;              /* text, or NULL */
 };
 
-/* ANSI attributes only with colour. */
+/* Bold and colour only with colour. */
 static void attr(struct wiz *w, const char *code)
 {
 	if (w->t.color)
-		printf("\033[%sm", code);
+		setup_term_attr(stdout, code);
 }
 
 static void screen(struct wiz *w, int step)
@@ -340,7 +342,7 @@ static void screen(struct wiz *w, int step)
 	char ver[MANIFEST_VERSION_STRMAX];
 
 	if (!w->t.dumb)
-		fputs("\033[H\033[2J", stdout);
+		setup_term_clear(stdout);
 	else
 		putchar('\n');
 	attr(w, "1");

@@ -40,7 +40,9 @@ WINE=""
 WINESERVER=""
 START=$(date +%s)
 
+TM=""
 cleanup() {
+	[ -n "$TM" ] && $TM kill-server >/dev/null 2>&1
 	if [ -n "$WINESERVER" ] && [ -d "$PREFIX" ]; then
 		WINEPREFIX=$PREFIX "$WINESERVER" -k >/dev/null 2>&1
 		# -k sends SIGKILL; give the prefix's processes a moment to go.
@@ -630,6 +632,75 @@ files_snap "$T/corrupt1.files"
 snap "$T/corrupt1.reg" $SETUPKEYS
 same "... the prefix's files are as before" "$T/corrupt0.files" "$T/corrupt1.files"
 same "... and the registry too" "$T/corrupt0.reg" "$T/corrupt1.reg"
+
+# --- the wizard in a Windows console ---
+
+# setup.exe with no command on a console is the wizard. Wine gives a
+# program started from a terminal (here tmux's, 80x24) a console drawn on
+# that terminal; the wizard clears it and sets bold and colour through the
+# console API, so the screen must show no escape sequence as text (Wine's
+# console, like those before Windows 10, prints ANSI escapes as text).
+# Install with a directory with spaces into a --root (drive paths under a
+# root are folders ROOT\C\...), verify, uninstall: as before.
+command -v tmux >/dev/null 2>&1 || need_package tmux
+TM="tmux -L setupkit-wine-$$ -f /dev/null"
+WROOT='C:\wizard root'
+mkdir -p "$C/wizard root"
+files_snap "$T/wiz0.files"
+snap "$T/wiz0.reg" $SETUPKEYS
+printf '#!/bin/sh\nexec env TERM=xterm LC_ALL=C.UTF-8 "%s" "%s" --root "%s" --media "%s" --trusted-key "%s"\n' \
+	"$WINE" "$SETUPEXE" "$WROOT" "$WM\\media" "$MK\\keys\\demo.pub" >"$T/wizard.sh"
+$TM new-session -d -s w -x 80 -y 24 "sh '$T/wizard.sh'; echo \$? >'$T/wizard.rc'; exec sleep 600"
+wscreen() { $TM capture-pane -p -t w; }
+wsee() { # NAME TEXT [SECONDS]: the screen shows TEXT
+	i=0
+	while [ $i -lt $((${3:-20} * 10)) ]; do
+		wscreen 2>/dev/null | grep -qF -- "$2" && { ok "$1"; return 0; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	bad "$1: no '$2' on the screen"
+	wscreen 2>/dev/null | sed 's/^/     | /'
+	return 1
+}
+wkeys() { $TM send-keys -t w -l "$1"; $TM send-keys -t w Enter; }
+wsee "the wizard starts in the console (welcome)" "step 1 of 7: Welcome"
+wsee "... shows the target root and its free space" "Target:     $WROOT ("
+if wscreen | grep -q '\[[0-9;]*[mHJK]'; then bad "... escape sequences show as text"; wscreen | sed 's/^/     | /'
+else ok "... bold and clearing drawn by the console, no escape sequence shows as text"; fi
+wkeys ""
+wsee "the license" "SAMPLE LICENSE"
+wkeys y
+wsee "the components" "step 3 of 7: Components"
+wkeys 5
+wsee "... a component is switched off by its number" "5 [ ] im"
+wkeys ""
+wsee "the install directory" "Current choice: C:\\Program Files\\Mail Suite"
+wkeys 'C:\Program Files\Wizard Mail'
+wsee "... a directory with a space is taken" "Current choice: C:\\Program Files\\Wizard Mail"
+wkeys ""
+wsee "the summary" "Components:  core, imail, chatrt, chat"
+wkeys ""
+wsee "the install runs to the result" "Example Mail Suite was installed." 60
+wsee "... which names the log" "Log:         $WROOT"
+wkeys ""
+i=0
+while [ ! -s "$T/wizard.rc" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+[ "$(cat "$T/wizard.rc" 2>/dev/null)" = 0 ] && ok "the wizard exits 0" || bad "the wizard exits $(cat "$T/wizard.rc" 2>/dev/null)"
+$TM kill-server >/dev/null 2>&1
+WAPP="$C/wizard root/C/Program Files/Wizard Mail"
+[ -f "$WAPP/lib/chatcfg.dll" ] && [ -f "$C/wizard root/C/windows/system32/exinetcomm.dll" ] &&
+	ok "... the files are under the root, in the chosen directory and system32" || bad "... files missing under the root"
+[ ! -e "$WAPP/IM Client" ] && ok "... and the component switched off is not installed" || bad "... 'IM Client' was installed"
+setup "setup.exe verify --root" 0 verify --root "$WROOT"
+setup "setup.exe uninstall --root" 0 uninstall mailsuite --root "$WROOT"
+[ -z "$(cd "$C/wizard root" && find . -path ./var -prune -o -print | grep -v '^\.$')" ] &&
+	ok "... leaves nothing under the root but setupkit's state" ||
+	{ bad "... left files under the root"; (cd "$C/wizard root" && find . -path ./var -prune -o -print) | sed 's/^/     | /'; }
+files_snap "$T/wiz1.files"
+snap "$T/wiz1.reg" $SETUPKEYS
+same "... the prefix's files are as before" "$T/wiz0.files" "$T/wiz1.files"
+same "... and the registry too" "$T/wiz0.reg" "$T/wiz1.reg"
 
 # --- a file a running program holds open: replaced at the next restart ---
 
