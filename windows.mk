@@ -55,7 +55,8 @@ WIN_EX := $(WIN_EX_TREE)/modules
 WIN_EX_CFLAGS := -std=c11 -O2 $(WARN) -shared -Iinclude
 WIN_EX_H := $(EXAMPLES_WIN_H) include/setupkit/reg_win32.h include/setupkit/reg_win32_impl.h
 WIN_EXAMPLES := $(WIN_EX)/inetcomm.dll $(WIN_EX)/chatsvc.dll $(WIN_EX)/chatcfg.dll $(WIN_EX)/immod.dll \
-	$(WIN_EX_TREE)/doc/README.txt $(WIN_EX_TREE)/etc/mail.conf
+	$(WIN_EX_TREE)/doc/README.txt $(WIN_EX_TREE)/etc/mail.conf \
+	$(WIN_EX_TREE)/sp1/modules/inetcomm.dll $(WIN_EX_TREE)/sp2/modules/chatcfg.dll
 
 .PHONY: windows windows-deps check-windows
 windows: windows-deps
@@ -88,19 +89,28 @@ $(WIN_B)/bin/mkmedia.exe: $(WIN_MKMEDIA_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC_WIN) $(WIN_LDFLAGS) -o $@ $^ $(WIN_PKG_LIBS) $(WIN_SYSLIBS)
 
-$(WIN_EX)/inetcomm.dll: $(EX_INETCOMM) $(EXAMPLES_SRC)/inetcomm/inetcomm.h $(WIN_EX_H)
+# The service packs' modules (sp1-windows.ini, sp2-windows.ini): the
+# version and features by macro, as in examples.mk.
+$(WIN_EX)/inetcomm.dll: WIN_EX_DEFS := -DINETCOMM_VERSION='"5.5.2448.0"'
+$(WIN_EX_TREE)/sp1/modules/inetcomm.dll: WIN_EX_DEFS := -DINETCOMM_VERSION='"5.5.2448.1"' \
+	-DINETCOMM_FEATURES='"sp1"'
+$(WIN_EX)/inetcomm.dll $(WIN_EX_TREE)/sp1/modules/inetcomm.dll: $(EX_INETCOMM) \
+		$(EXAMPLES_SRC)/inetcomm/inetcomm.h $(WIN_EX_H)
 	@mkdir -p $(dir $@)
-	$(CC_WIN) $(WIN_EX_CFLAGS) -DINETCOMM_VERSION='"5.5.2448.0"' -o $@ $< -ladvapi32
+	$(CC_WIN) $(WIN_EX_CFLAGS) $(WIN_EX_DEFS) -o $@ $< -ladvapi32
 
 $(WIN_EX)/chatsvc.dll: $(EXAMPLES_SRC)/libchatsvc/chatsvc.c $(EXAMPLES_SRC)/libchatsvc/chatsvc.h
 	@mkdir -p $(dir $@)
 	$(CC_WIN) $(WIN_EX_CFLAGS) -o $@ $<
 
 # chatcfg imports chatsvc.dll, found beside it (the DLL's own folder).
-$(WIN_EX)/chatcfg.dll: $(EX_CHATCFG) $(EXAMPLES_SRC)/libchatsvc/chatsvc.h $(WIN_EX_H) \
-		$(WIN_EX)/chatsvc.dll
+$(WIN_EX)/chatcfg.dll: WIN_EX_DEFS := -DCHATCFG_VERSION='"5.5.2448.0"'
+$(WIN_EX_TREE)/sp2/modules/chatcfg.dll: WIN_EX_DEFS := -DCHATCFG_VERSION='"5.5.2448.2"' \
+	-DCHATCFG_FEATURES='"sp2"'
+$(WIN_EX)/chatcfg.dll $(WIN_EX_TREE)/sp2/modules/chatcfg.dll: $(EX_CHATCFG) \
+		$(EXAMPLES_SRC)/libchatsvc/chatsvc.h $(WIN_EX_H) $(WIN_EX)/chatsvc.dll
 	@mkdir -p $(dir $@)
-	$(CC_WIN) $(WIN_EX_CFLAGS) -DCHATCFG_VERSION='"5.5.2448.0"' -o $@ $< $(WIN_EX)/chatsvc.dll -ladvapi32
+	$(CC_WIN) $(WIN_EX_CFLAGS) $(WIN_EX_DEFS) -o $@ $< $(WIN_EX)/chatsvc.dll -ladvapi32
 
 $(WIN_EX)/immod.dll: $(EX_IMMOD) $(WIN_EX_H)
 	@mkdir -p $(dir $@)

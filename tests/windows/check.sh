@@ -702,6 +702,56 @@ snap "$T/wiz1.reg" $SETUPKEYS
 same "... the prefix's files are as before" "$T/wiz0.files" "$T/wiz1.files"
 same "... and the registry too" "$T/wiz0.reg" "$T/wiz1.reg"
 
+# --- service packs: applied and removed exactly ---
+
+# SP1 replaces the shared exinetcomm.dll in system32 (its registration adds
+# a Features value), SP2 supersedes it and replaces chatcfg.dll (a new
+# value and key); each removal, newest first, must bring the files and the
+# registry back exactly as they were before that pack.
+for s in sp1 sp2; do
+	cp "$SRC/manifests/examples/$s-windows.ini" "$MKU/win/def/"
+	mkmedia "mkmedia.exe build $s-windows.ini" 0 build "$WM\\def\\$s-windows.ini" --source 'C:\sk-wtree' \
+		--out "$WM\\$s" --sign "$MK\\keys\\demo.key"
+done
+# sp NAME WANT MEDIA: setup.exe sp apply of MEDIA
+sp() {
+	setup "$1" "$2" sp apply --media "$WM\\$3" --trusted-key "$MK\\keys\\demo.pub"
+}
+files_snap "$T/sp0.files"
+snap "$T/sp0.reg" $SETUPKEYS
+install "setup.exe installs the product for the service packs" 0
+files_snap "$T/spi.files"
+snap "$T/spi.reg" $SETUPKEYS
+sp "setup.exe sp apply SP1" 0 sp1
+says "... is at SP1" "is now at SP1 (version 5.5.2448.1)"
+cmp -s "$WTREE/sp1/modules/inetcomm.dll" "$SYS32/exinetcomm.dll" && ok "... system32 holds SP1's exinetcomm.dll" ||
+	bad "... system32 does not hold SP1's exinetcomm.dll"
+has "... whose registration wrote its Features" 'HKLM\Software\Example\inetcomm' 'sp1'
+files_snap "$T/sp1.files"
+snap "$T/sp1.reg" $SETUPKEYS
+sp "setup.exe sp apply SP2" 0 sp2
+has "... SP2's chat module registered its Features" 'HKLM\Software\Example\Mail Suite\Chat\Config' 'sp2'
+has "... and SP2's registry value is there" 'HKLM\Software\Example\Mail Suite\Chat' 'MaxRooms'
+setup "setup.exe status" 0 status
+says "... shows SP2, removable newest first" "removable:    SP2, SP1"
+setup "setup.exe verify at SP2" 0 verify
+setup "setup.exe sp remove (SP2)" 0 sp remove mailsuite
+says "... back to SP1" "is at SP1 (version 5.5.2448.1) again"
+files_snap "$T/sp1b.files"
+snap "$T/sp1b.reg" $SETUPKEYS
+same "... the files are as at SP1" "$T/sp1.files" "$T/sp1b.files"
+same "... and the registry too" "$T/sp1.reg" "$T/sp1b.reg"
+setup "setup.exe sp remove (SP1)" 0 sp remove mailsuite
+files_snap "$T/spib.files"
+snap "$T/spib.reg" $SETUPKEYS
+same "... the files are as installed" "$T/spi.files" "$T/spib.files"
+same "... and the registry too" "$T/spi.reg" "$T/spib.reg"
+setup "setup.exe uninstall after the service packs" 0 uninstall mailsuite
+files_snap "$T/sp0b.files"
+snap "$T/sp0b.reg" $SETUPKEYS
+same "... the prefix's files are as before" "$T/sp0.files" "$T/sp0b.files"
+same "... and the registry too" "$T/sp0.reg" "$T/sp0b.reg"
+
 # --- a file a running program holds open: replaced at the next restart ---
 
 # With the corrupt copy back in system32 and a program holding it open (no
