@@ -829,34 +829,45 @@ snap "$T/held1.reg" $SETUPKEYS
 same "... the prefix's files are as before" "$T/held0.files" "$T/held1.files"
 same "... and the registry too" "$T/held0.reg" "$T/held1.reg"
 
-# A crash right after the replacement is scheduled: recovery rolls the
-# install back, and removing exinetcomm.dll.setupkit-new cancels the
-# scheduled rename, so the restart leaves the old copy in place.
-k=$(awk '/apply: schedule for restart/ { print $1 + 1; exit }' "$C/fault.trace" 2>/dev/null)
-if [ -n "$k" ]; then
-	ok "the traced install passed the restart scheduling (crash point $k is after it)"
-	hold
-	export SETUPKIT_CRASH_AT="$k"
-	install "setup.exe killed after scheduling the replacement" 137
-	unset SETUPKIT_CRASH_AT
-	[ -f "$SYS32/exinetcomm.dll.setupkit-new" ] && ok "... the new copy waits as exinetcomm.dll.setupkit-new" ||
-		bad "... no exinetcomm.dll.setupkit-new"
-	setup "setup.exe recover rolls the install back (the file still held)" 0 recover
-	says "... says so" "rolling back the interrupted install of mailsuite"
-	pending_renames "$T/renames"
-	[ ! -e "$SYS32/exinetcomm.dll.setupkit-new" ] && grep -qi 'exinetcomm.dll.setupkit-new$' "$T/renames" &&
-		ok "... the rename is still scheduled, but its source is gone" ||
-		{ bad "... expected a scheduled rename without its source"; show "$T/renames"; }
-	unhold
-	restart
-	cmp -s "$T/corrupt.dll" "$SYS32/exinetcomm.dll" && ok "... and the restart kept the old copy" ||
-		bad "... the restart replaced the old copy"
-	files_snap "$T/held2.files"
-	snap "$T/held2.reg" $SETUPKEYS
-	same "... the prefix's files are as before" "$T/held0.files" "$T/held2.files"
-	same "... and the registry too" "$T/held0.reg" "$T/held2.reg"
+# A crash at each step of the replacement at restart: before the copy of
+# the old file (the op is journaled as replace-at-restart), before the
+# scheduling, right after it. Recovery rolls the install back; removing
+# exinetcomm.dll.setupkit-new cancels a scheduled rename, so the restart
+# leaves the old copy in place, and the prefix is as before.
+kc=$(awk '/apply: copy for restart/ { print $1; exit }' "$C/fault.trace" 2>/dev/null)
+ks=$(awk '/apply: schedule for restart/ { print $1; exit }' "$C/fault.trace" 2>/dev/null)
+if [ -n "$kc" ] && [ -n "$ks" ]; then
+	ok "the traced install passed the copy and the scheduling (crash points $kc, $ks, $((ks + 1)))"
+	for k in "$kc" "$ks" "$((ks + 1))"; do
+		case $k in
+		"$kc") at="before the copy of the old file" ;;
+		"$ks") at="before the scheduling" ;;
+		*) at="after the scheduling" ;;
+		esac
+		hold
+		export SETUPKIT_CRASH_AT="$k"
+		install "setup.exe killed $at" 137
+		unset SETUPKIT_CRASH_AT
+		setup "... setup.exe recover rolls the install back (the file still held)" 0 recover
+		says "... says so" "rolling back the interrupted install of mailsuite"
+		[ ! -e "$SYS32/exinetcomm.dll.setupkit-new" ] && [ ! -e "$SYS32/exinetcomm.dll.setupkit-old" ] &&
+			ok "... no exinetcomm.dll.setupkit-new or -old is left" || bad "... leftovers in system32"
+		if [ "$k" -gt "$ks" ]; then
+			pending_renames "$T/renames"
+			grep -qi 'exinetcomm.dll.setupkit-new$' "$T/renames" && ok "... the rename is still scheduled, without its source" ||
+				{ bad "... expected a scheduled rename"; show "$T/renames"; }
+		fi
+		unhold
+		restart
+		cmp -s "$T/corrupt.dll" "$SYS32/exinetcomm.dll" && ok "... and the restart kept the old copy" ||
+			bad "... the restart replaced the old copy"
+		files_snap "$T/held2.files"
+		snap "$T/held2.reg" $SETUPKEYS
+		same "... the prefix's files are as before" "$T/held0.files" "$T/held2.files"
+		same "... and the registry too" "$T/held0.reg" "$T/held2.reg"
+	done
 else
-	bad "the fault trace has no 'apply: schedule for restart'"
+	bad "the fault trace has no 'apply: copy for restart' or 'apply: schedule for restart'"
 fi
 setup "... and setup.exe status shows nothing installed" 0 status
 says "... (no products)" "no products installed"
