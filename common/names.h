@@ -17,6 +17,8 @@
 #define SK_REGBACKUP_DIR        "var/lib/setupkit/reg-backup" /* the registry before each transaction */
 #define SK_REGBACKUP_KEEP       10                            /* newest registry backups kept */
 #define SK_STAGE_PREFIX         "stage-"                      /* staging dirs in SK_STATE_DIR */
+#define SK_REG_UNDO_PREFIX      "reg-undo-"                   /* + token: Windows registry undo journals in SK_STATE_DIR */
+#define SK_REG_UNDO_MAGIC       "SKRUNDO1"                    /* first bytes of one */
 #define SK_CONFIG_DIR           "etc/setupkit"
 #define SK_TRUSTED_KEYS_DIR     "etc/setupkit/trusted-keys"
 

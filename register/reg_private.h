@@ -27,6 +27,9 @@ struct reg_store {
 	struct reg_writes *log;     /* borrowed; see reg_store_set_log */
 	struct reg_writes undo;     /* Windows: how to undo this transaction's
 				     * registry writes, in order (reg_keys_win32.c) */
+	char *undo_journal;         /* Windows: the same, on disk, while a
+				     * transaction is open (NULL in memory) */
+	int undo_fd;                /* its fd, valid while undo_journal is set */
 	sqlite3_stmt *stmt[RS__COUNT];
 };
 
@@ -53,6 +56,10 @@ const char *reg_root_name(const char *lpath);
  * registry). reg_store_begin/commit/rollback tell it with these. */
 int reg_keys_begin(struct reg_store *s, struct err *e);
 int reg_keys_end(struct reg_store *s, int commit, struct err *e);
+/* Once per open of a writable store file, before any transaction: finish
+ * what a process killed during a transaction left behind (Windows: its
+ * registry writes; POSIX: nothing, SQLite rolls its own rows back). */
+int reg_keys_recover(struct reg_store *s, struct err *e);
 
 
 /* ---- missing-library diagnosis (reg_deps.c, shared by reg_deps_posix.c

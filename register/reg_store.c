@@ -6,7 +6,8 @@
  * (which always exist); lpath is the case-folded full path, path keeps the
  * case the key was created with. reg_value(lkey, lname, name, type, data).
  * A subtree is the range lpath = K or K\ <= lpath < K] (']' follows '\'),
- * which the primary key index serves directly.
+ * which the primary key index serves directly. On Windows, where the
+ * registry is the system's, reg_keys_win32.c adds reg_undo_commit(token).
  *
  * Durability: journal_mode=WAL with synchronous=FULL, so a commit is on disk
  * when reg_store_commit returns, and readers (registration children, other
@@ -248,6 +249,9 @@ int reg_store_open(struct reg_store **out, const char *root, unsigned flags, str
 	}
 	if (store_setup(s, flags, e) < 0)
 		goto out;
+	if (!(flags & (REG_STORE_MEMORY | REG_STORE_SNAPSHOT | REG_STORE_RDONLY)) &&
+	    reg_keys_recover(s, e) < 0)
+		goto out;
 	*out = s;
 	s = NULL;
 	rc = 0;
@@ -301,8 +305,9 @@ int reg_store_begin(struct reg_store *s, struct err *e)
 int reg_store_commit(struct reg_store *s, struct err *e)
 {
 	if (reg_exec(s, "COMMIT", e) < 0) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		/* The registry first, while we may still hold the write lock. */
 		reg_keys_end(s, 0, NULL);
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		s->in_txn = 0;
 		return -1;
 	}
