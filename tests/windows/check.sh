@@ -871,4 +871,57 @@ else
 fi
 setup "... and setup.exe status shows nothing installed" 0 status
 says "... (no products)" "no products installed"
+
+# --- a crash between a registry write and the COMMIT: undone at the next open ---
+
+# Every registry write of a transaction is journaled first (an undo journal
+# reg-undo-TOKEN beside state.db); a process killed before the COMMIT
+# leaves the writes without capture rows, and the next open of the store
+# applies the journal's inverses. The crash point is the last "registry:
+# after write" of register good.dll: every write made, nothing committed.
+CRASHKEYS="HKEY_LOCAL_MACHINE\\Software HKEY_CLASSES_ROOT\\CLSID\\$GOOD HKEY_CURRENT_USER"
+STATE=$C/sk-state/var/lib/setupkit
+journals() { ls "$STATE" 2>/dev/null | grep -c '^reg-undo-'; }
+# shellcheck disable=SC2086
+snap "$T/crash0.snap" $CRASHKEYS
+rm -f "$C/regcrash.trace"
+export SETUPKIT_FAULT_TRACE='C:\regcrash.trace'
+register "traced register good.dll" 0 --root "$ROOT" "$DIR\\good.dll"
+unset SETUPKIT_FAULT_TRACE
+[ "$(journals)" = 0 ] && ok "... a committed transaction leaves no undo journal" ||
+	{ bad "... undo journals left after a commit:"; ls "$STATE" | sed 's/^/     | /'; }
+register "... and its unregistration" 0 --root "$ROOT" /u "$DIR\\good.dll"
+k=$(awk '/registry: after write/ { k = $1 } END { print k }' "$C/regcrash.trace" 2>/dev/null)
+n=$(grep -c 'registry: after write' "$C/regcrash.trace" 2>/dev/null)
+if [ -n "$k" ]; then
+	ok "the trace has $n 'registry: after write' points; the last is point $k"
+	export SETUPKIT_CRASH_AT="$k"
+	register "register good.dll killed after its last registry write, before the COMMIT" 137 --root "$ROOT" "$DIR\\good.dll"
+	unset SETUPKIT_CRASH_AT
+	has "... its writes are in the registry" 'HKLM\Software\SetupkitTest\Good' 'Name    REG_SZ    good'
+	has "... its class too" "HKCR\\CLSID\\$GOOD\\InprocServer32" 'ThreadingModel    REG_SZ    Both'
+	[ "$(journals)" = 1 ] && ok "... beside one undo journal" || { bad "... $(journals) undo journals"; ls "$STATE" | sed 's/^/     | /'; }
+	# A crash in the middle of the recovery: the next open starts it over.
+	export SETUPKIT_CRASH_AT=1
+	register "register.exe query killed at the first write of the recovery" 137 --root "$ROOT" query 'HKLM\Software'
+	unset SETUPKIT_CRASH_AT
+	[ "$(journals)" = 1 ] && ok "... the undo journal is still there" || bad "... $(journals) undo journals"
+	register "register.exe query opens the store and recovers" 0 --root "$ROOT" query 'HKLM\Software'
+	hasnt "... good's class is gone" "HKCR\\CLSID\\$GOOD"
+	hasnt "... HKLM\\Software\\SetupkitTest\\Good is gone" 'HKLM\Software\SetupkitTest\Good'
+	has "... Precious survives" 'HKLM\Software\SetupkitTest\Precious' 'keep me'
+	[ "$(journals)" = 0 ] && ok "... and the undo journal is gone" || bad "... $(journals) undo journals left"
+	# shellcheck disable=SC2086
+	snap "$T/crash1.snap" $CRASHKEYS
+	same "... HKLM\\Software, good's class and HKCU are as before the crash" "$T/crash0.snap" "$T/crash1.snap"
+	register "good.dll registers again after the recovery" 0 --root "$ROOT" "$DIR\\good.dll"
+	register "... and unregisters" 0 --root "$ROOT" /u "$DIR\\good.dll"
+	# shellcheck disable=SC2086
+	snap "$T/crash2.snap" $CRASHKEYS
+	same "... the registry is as before" "$T/crash0.snap" "$T/crash2.snap"
+else
+	bad "the fault trace of register good.dll has no 'registry: after write'"
+	show "$C/regcrash.trace"
+fi
+
 finish
