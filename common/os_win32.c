@@ -144,20 +144,26 @@ static int set_errno(DWORD code)
 	return -1;
 }
 
-int os_rename(const char *from, const char *to)
+/* MoveFileExW(from, to, flags) with UTF-8 names: 0, or -1 with errno. */
+static int move_file_ex(const char *from, const char *to, DWORD flags)
 {
 	wchar_t *wf = os_wide(from), *wt = os_wide(to);
 	int rc;
 
 	if (!wf || !wt)
 		rc = -1;   /* errno set by os_wide */
-	else if (MoveFileExW(wf, wt, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
+	else if (MoveFileExW(wf, wt, flags))
 		rc = 0;
 	else
 		rc = set_errno(GetLastError());
 	mem_free(wf);
 	mem_free(wt);
 	return rc;
+}
+
+int os_rename(const char *from, const char *to)
+{
+	return move_file_ex(from, to, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH);
 }
 
 int os_unlink(const char *path)
@@ -924,18 +930,7 @@ static int file_id(const char *path, BY_HANDLE_FILE_INFORMATION *fi)
 
 int os_replace_at_restart(const char *src, const char *dst)
 {
-	wchar_t *ws = os_wide(src), *wd = os_wide(dst);
-	int rc;
-
-	if (!ws || !wd)
-		rc = -1;   /* errno set by os_wide */
-	else if (MoveFileExW(ws, wd, MOVEFILE_DELAY_UNTIL_REBOOT | MOVEFILE_REPLACE_EXISTING))
-		rc = 0;
-	else
-		rc = set_errno(GetLastError());
-	mem_free(ws);
-	mem_free(wd);
-	return rc;
+	return move_file_ex(src, dst, MOVEFILE_DELAY_UNTIL_REBOOT | MOVEFILE_REPLACE_EXISTING);
 }
 
 int os_same_file(const char *a, const char *b)
