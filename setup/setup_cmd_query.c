@@ -128,9 +128,14 @@ int setup_cmd_verify(const struct setup_opts *o, const char *product, struct err
 		char **restart = NULL;
 		int nfiles = 0, nrestart = 0;
 
-		if (setup_state_files(&c, codes[k], &files, &nfiles, e) ||
-		    setup_state_pending_restart(&c, codes[k], &restart, &nrestart, e))
+		if (setup_state_files(&c, codes[k], &files, &nfiles, e))
 			goto out;
+		if (setup_state_pending_restart(&c, codes[k], &restart, &nrestart, e)) {
+			for (int i = 0; i < nfiles; i++)
+				setup_file_rec_destroy(&files[i]);
+			mem_free(files);
+			goto out;
+		}
 		for (int i = 0; i < nfiles; i++) {
 			struct setup_file_rec *f = &files[i];
 			char *real = setup_real(&c, f->path), msg[512];
@@ -217,16 +222,15 @@ int setup_cmd_status(const struct setup_opts *o, struct err *e)
 		char **pend = NULL, **restart = NULL;
 		struct setup_sp_rec *sps = NULL;
 		uint64_t spbytes = 0;
-		int nf = 0, np = 0, nr = 0, nsp = 0;
+		int nf = 0, np = 0, nr = 0, nsp = 0, failed;
 
-		if (setup_state_product(&c, codes[i], &p, e) <= 0 || setup_state_files(&c, codes[i], &files, &nf, e) ||
-		    setup_state_pending(&c, codes[i], &pend, &np, e) ||
-		    setup_state_pending_restart(&c, codes[i], &restart, &nr, e) || setup_state_sps(&c, codes[i], &sps, &nsp, e) ||
-		    setup_sp_backup_usage(&c, codes[i], &spbytes, e)) {
-			setup_product_destroy(&p);
-			goto out;
-		}
-		if (o->json) {
+		failed = setup_state_product(&c, codes[i], &p, e) <= 0 || setup_state_files(&c, codes[i], &files, &nf, e) ||
+			 setup_state_pending(&c, codes[i], &pend, &np, e) ||
+			 setup_state_pending_restart(&c, codes[i], &restart, &nr, e) ||
+			 setup_state_sps(&c, codes[i], &sps, &nsp, e) || setup_sp_backup_usage(&c, codes[i], &spbytes, e);
+		if (failed) {
+			/* what was read is freed below */
+		} else if (o->json) {
 			printf("%s{\"code\":", i ? "," : "");
 			setup_json_str(stdout, p.code);
 			printf(",\"name\":");
@@ -283,6 +287,8 @@ int setup_cmd_status(const struct setup_opts *o, struct err *e)
 			setup_sp_rec_destroy(&sps[k]);
 		mem_free(sps);
 		setup_product_destroy(&p);
+		if (failed)
+			goto out;
 	}
 	if (o->json)
 		printf("]}\n");
