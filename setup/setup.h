@@ -123,6 +123,12 @@ int setup_state_files(struct setup_ctx *c, const char *product, struct setup_fil
 int setup_state_file_any(struct setup_ctx *c, const char *path, struct setup_file_rec *out, struct err *e);
 int setup_state_file_refs(struct setup_ctx *c, const char *path, const char *except_product, struct err *e);
 int setup_state_file_put(struct setup_ctx *c, const struct setup_file_rec *f, struct err *e);
+/* A module the product registered but does not own: the file was on disk
+ * already, identical to the media's, and was kept. Uninstall undoes its
+ * registration (the file stays); _kept_modules lists a product's, less
+ * those another product owns or registered too. */
+int setup_state_kept_module_put(struct setup_ctx *c, const char *product, const char *path, struct err *e);
+int setup_state_kept_modules(struct setup_ctx *c, const char *product, char ***paths, int *n, struct err *e);
 int setup_state_file_delete(struct setup_ctx *c, const char *product, const char *path, struct err *e);
 /* Backups of files a product replaced (restored when it is uninstalled). */
 int setup_state_backup_put(struct setup_ctx *c, const char *product, const char *path, const char *backup, struct err *e);

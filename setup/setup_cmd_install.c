@@ -564,7 +564,12 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 			char fv[MANIFEST_VERSION_STRMAX];
 
 			/* A file kept because someone else's copy is newer or is
-			 * their configuration never becomes ours to remove. */
+			 * their configuration never becomes ours to remove; a
+			 * module among them was registered by us, and uninstall
+			 * undoes that. */
+			if (it->action == SETUP_KEEP && it->foreign && (it->f->flags & MANIFEST_FILE_SELFREG) &&
+			    setup_state_kept_module_put(&c, m->product.code, it->path, e))
+				goto rollback_sql;
 			if (it->action == SETUP_SKIP || (it->action == SETUP_KEEP && it->foreign))
 				continue;
 			memset(&fr, 0, sizeof(fr));

@@ -135,8 +135,8 @@ int setup_cmd_uninstall(const struct setup_opts *o, const char *product, struct 
 	struct setup_file_rec *files = NULL;
 	struct manifest *m = NULL;
 	struct setup_txn t;
-	char **dirs = NULL, **modules = NULL, **store_dirs = NULL;
-	int nfiles = 0, ndirs = 0, nmodules = 0, nstore_dirs = 0, rc = -1, journaled = 0, found;
+	char **dirs = NULL, **modules = NULL, **store_dirs = NULL, **kept = NULL;
+	int nfiles = 0, ndirs = 0, nmodules = 0, nstore_dirs = 0, nkept = 0, rc = -1, journaled = 0, found;
 	struct setup_services sv;
 
 	memset(&sv, 0, sizeof(sv));
@@ -152,7 +152,8 @@ int setup_cmd_uninstall(const struct setup_opts *o, const char *product, struct 
 		goto out;
 	}
 	if (manifest_load_buffer("installed manifest", prod.manifest, strlen(prod.manifest), MANIFEST_MEDIA, &m, e) ||
-	    setup_state_files(&c, product, &files, &nfiles, e) || setup_state_dirs(&c, product, &dirs, &ndirs, e))
+	    setup_state_files(&c, product, &files, &nfiles, e) || setup_state_dirs(&c, product, &dirs, &ndirs, e) ||
+	    setup_state_kept_modules(&c, product, &kept, &nkept, e))
 		goto out;
 	setup_log(&c, 1, "uninstall %s %s from '%s'", prod.name, prod.version, prod.install_dir);
 
@@ -163,7 +164,7 @@ int setup_cmd_uninstall(const struct setup_opts *o, const char *product, struct 
 		err_nomem(e, "starting the transaction");
 		goto out;
 	}
-	modules = mem_array((size_t)nfiles + 2, sizeof(char *));
+	modules = mem_array((size_t)nfiles + (size_t)nkept + 2, sizeof(char *));
 	if (!modules) {
 		err_nomem(e, "planning the uninstall");
 		goto out;
@@ -207,6 +208,16 @@ int setup_cmd_uninstall(const struct setup_opts *o, const char *product, struct 
 		if (rc)
 			goto out;
 		rc = -1;
+	}
+	/* Modules registered but not owned (kept files): their registration
+	 * is undone like the others', the file stays. */
+	for (int i = 0; i < nkept; i++) {
+		if (!(modules[nmodules] = setup_real(&c, kept[i]))) {
+			err_nomem(e, "planning the uninstall");
+			goto out;
+		}
+		nmodules++;
+		setup_log(&c, 0, "keep %s (it was there before the install), undo its registration", kept[i]);
 	}
 	if (plan_store_removal(&c, &t, product, &store_dirs, &nstore_dirs, e))
 		goto out;
@@ -316,6 +327,7 @@ out:
 	mem_free(files);
 	setup_strv_free(dirs, ndirs);
 	setup_strv_free(store_dirs, nstore_dirs);
+	setup_strv_free(kept, nkept);
 	setup_strv_free(modules, nmodules);
 	setup_txn_destroy(&t);
 	manifest_free(m);

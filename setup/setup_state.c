@@ -29,6 +29,9 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS sk_backup(product TEXT, path TEXT, backup TEXT, PRIMARY KEY(product, path));"
 	"CREATE TABLE IF NOT EXISTS sk_dir(product TEXT, path TEXT, PRIMARY KEY(product, path));"
 	"CREATE TABLE IF NOT EXISTS sk_pending(product TEXT, path TEXT, reason TEXT, PRIMARY KEY(product, path));"
+	/* Modules a product registered without owning the file (already on
+	 * disk, identical to the media's: kept). */
+	"CREATE TABLE IF NOT EXISTS sk_kept_module(product TEXT, path TEXT, PRIMARY KEY(product, path));"
 	"CREATE TABLE IF NOT EXISTS sk_txn(id INTEGER PRIMARY KEY, op TEXT, product TEXT, state TEXT,"
 	" reg_mark INTEGER, stage_dir TEXT);"
 	"CREATE TABLE IF NOT EXISTS sk_txn_op(txn INTEGER, seq INTEGER, kind INTEGER, path TEXT,"
@@ -266,7 +269,7 @@ int setup_state_product_delete(struct setup_ctx *c, const char *code, struct err
 		"DELETE FROM sk_backup WHERE product = ?", "DELETE FROM sk_dir WHERE product = ?",
 		"DELETE FROM sk_pending WHERE product = ?", "DELETE FROM sk_sp WHERE product = ?",
 		"DELETE FROM sk_sp_file WHERE product = ?", "DELETE FROM sk_sp_module WHERE product = ?",
-		"DELETE FROM sk_sp_dir WHERE product = ?", NULL,
+		"DELETE FROM sk_sp_dir WHERE product = ?", "DELETE FROM sk_kept_module WHERE product = ?", NULL,
 	};
 
 	for (int i = 0; sql[i]; i++)
@@ -347,6 +350,20 @@ int setup_state_file_any(struct setup_ctx *c, const char *path, struct setup_fil
 	*out = v[0];
 	mem_free(v);
 	return 1;
+}
+
+int setup_state_kept_module_put(struct setup_ctx *c, const char *product, const char *path, struct err *e)
+{
+	return run(c, e, prep(c, e, "INSERT OR REPLACE INTO sk_kept_module VALUES(?,?)", "ss", product, path),
+		   "cannot record a kept module");
+}
+
+int setup_state_kept_modules(struct setup_ctx *c, const char *product, char ***paths, int *n, struct err *e)
+{
+	return strv_query(c, prep(c, e, "SELECT path FROM sk_kept_module k WHERE product = ?1 "
+				  "AND NOT EXISTS (SELECT 1 FROM sk_file f WHERE f.path = k.path AND f.product <> ?1) "
+				  "AND NOT EXISTS (SELECT 1 FROM sk_kept_module o WHERE o.path = k.path AND o.product <> ?1) "
+				  "ORDER BY path", "s", product), paths, n, e);
 }
 
 int setup_state_file_refs(struct setup_ctx *c, const char *path, const char *except_product, struct err *e)

@@ -45,6 +45,24 @@ check "repair brings back exactly the installed state" cmp "$T/installed.snap" "
 check "uninstall" S uninstall mailsuite --root "$R"
 snapshot "$R" "$T/after.snap"
 check "uninstall leaves files, registry and state as before install" cmp "$T/empty.snap" "$T/after.snap"
+
+# Files already on disk and identical to the media's (left by an earlier
+# copy, not by setup) are kept, and their modules registered; uninstall
+# must undo those registrations and leave the files, as they were found.
+K=$(new_root kept)
+S install --root "$K" --media "$T/media" --unattended "$ANS" --trusted-key "$KEY" >/dev/null 2>&1
+cp -a "$K/opt" "$T/kept-opt" && cp -a "$K/usr" "$T/kept-usr"
+S uninstall mailsuite --root "$K" >/dev/null 2>&1
+cp -a "$T/kept-opt/." "$K/opt/" && cp -a "$T/kept-usr/." "$K/usr/"
+snapshot "$K" "$T/kept0.snap"
+S install --root "$K" --media "$T/media" --unattended "$ANS" --trusted-key "$KEY" --json >"$T/j" 2>&1
+contains "install over identical files already on disk keeps them all" "$T/j" '"installed":0,"replaced":0,"kept":9'
+"$REGISTER" --root "$K" query 'HKCR\CLSID' -r >"$T/q" 2>&1
+contains "... and registers their modules" "$T/q" "$K/opt/Mail Suite/IM Client/im module.so"
+check "... verify is clean" S verify --root "$K"
+check "... uninstall" S uninstall mailsuite --root "$K"
+snapshot "$K" "$T/kept1.snap"
+check "... undoes their registrations and leaves the files as found" cmp "$T/kept0.snap" "$T/kept1.snap"
 expect_fail "uninstall of a product that is not installed: exit 8" 8 S uninstall mailsuite --root "$R"
 contains "... and the message names it" "$T/check.out" "product 'mailsuite' is not installed"
 
