@@ -943,24 +943,11 @@ int os_same_file(const char *a, const char *b)
 
 int os_path_clean_absolute(const char *path)
 {
-	size_t rl = os_path_root_len(path), n;
-	char *rest;
-	int ok;
+	size_t rl = os_path_root_len(path);
 
 	if (!rl || (rl == 1 && path[0] != '/') || (rl == 2))
 		return 0;   /* no root, a bare "\\" or "C:" without a separator */
-	n = strlen(path + rl);
-	if (!n)
-		return 1;
-	rest = mem_strdup(path + rl);
-	if (!rest)
-		return 0;
-	for (char *p = rest; *p; p++)
-		if (*p == '\\')
-			*p = '/';
-	ok = path_is_clean_relative(rest);
-	mem_free(rest);
-	return ok;
+	return !path[rl] || path_is_clean_relative_win(path + rl);
 }
 
 struct tm *os_gmtime(time_t t, struct tm *out)

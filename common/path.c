@@ -38,33 +38,46 @@ int path_is_root(const char *path)
 	return (rl && path[rl] == '\0') || strcmp(path, ".") == 0;
 }
 
-int path_is_clean_relative(const char *rel)
+/* path_is_clean_relative, where '\\' is a separator too when bs. */
+static int clean_relative(const char *rel, int bs)
 {
 	const char *p = rel, *seg;
 
-	if (!rel || !*rel || rel[0] == '/')
+#define IS_SEP(ch) ((ch) == '/' || (bs && (ch) == '\\'))
+	if (!rel || !*rel || IS_SEP(rel[0]))
 		return 0;
 	for (; *p; p++) {
-		if (*p == '\\' || (unsigned char)*p < 0x20 || *p == 0x7f)
+		if ((*p == '\\' && !bs) || (unsigned char)*p < 0x20 || *p == 0x7f)
 			return 0;
 	}
 	for (p = rel; *p;) {
 		size_t n;
 
 		seg = p;
-		while (*p && *p != '/')
+		while (*p && !IS_SEP(*p))
 			p++;
 		n = (size_t)(p - seg);
 		if (n == 0 || (n == 1 && seg[0] == '.') ||
 		    (n == 2 && seg[0] == '.' && seg[1] == '.') || !os_path_name_ok(seg, n))
 			return 0;
-		if (*p == '/') {
+		if (IS_SEP(*p)) {
 			p++;
 			if (!*p)
 				return 0;
 		}
 	}
+#undef IS_SEP
 	return 1;
+}
+
+int path_is_clean_relative(const char *rel)
+{
+	return clean_relative(rel, 0);
+}
+
+int path_is_clean_relative_win(const char *rel)
+{
+	return clean_relative(rel, 1);
 }
 
 const char *path_basename(const char *path)

@@ -27,6 +27,9 @@ char *path_in_root(const char *root, const char *abs);
  * or a device (os_path_name_ok).
  */
 int path_is_clean_relative(const char *rel);
+/* The same with '\\' separating parts too, as in a Windows path (which
+ * takes either separator); on any system. */
+int path_is_clean_relative_win(const char *rel);
 
 /* The last component of path (borrowed, points into path). */
 const char *path_basename(const char *path);

@@ -470,25 +470,12 @@ bad_root:
  * installed on is setup's check (manifest_dir_native). */
 static int dir_ok(const char *dir)
 {
-	char *copy;
-	int ok;
-
 	if (dir[0] == '/')
 		return !dir[1] || path_is_clean_relative(dir + 1);
 	if (!(((dir[0] >= 'A' && dir[0] <= 'Z') || (dir[0] >= 'a' && dir[0] <= 'z')) &&
 	      dir[1] == ':' && (dir[2] == '\\' || dir[2] == '/')))
 		return 0;
-	if (!dir[3])
-		return 1;
-	copy = mem_strdup(dir + 3);
-	if (!copy)
-		return 0;
-	for (char *p = copy; *p; p++)
-		if (*p == '\\')
-			*p = '/';
-	ok = path_is_clean_relative(copy);
-	mem_free(copy);
-	return ok;
+	return !dir[3] || path_is_clean_relative_win(dir + 3);
 }
 
 char *manifest_dest_expand(const char *dest, const char *app_dir)

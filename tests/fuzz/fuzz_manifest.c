@@ -96,20 +96,10 @@ static int clean_abs(const char *p)
  * separator. */
 static int clean_drive(const char *p)
 {
-	char buf[4096];
-	size_t n;
-
 	if (!p || !((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z')) || p[1] != ':' ||
 	    (p[2] != '\\' && p[2] != '/'))
 		return 0;
-	n = strlen(p + 3);
-	if (n == 0)
-		return 1;
-	if (n >= sizeof(buf))
-		return 0;
-	for (size_t i = 0; i <= n; i++)
-		buf[i] = p[3 + i] == '\\' ? '/' : p[3 + i];
-	return path_is_clean_relative(buf);
+	return !p[3] || path_is_clean_relative_win(p + 3);
 }
 
 /* What the planner and the tools do with a loaded manifest. */

@@ -42,6 +42,18 @@ static void test_clean_relative(void **state)
 		assert_false(path_is_clean_relative(bad[i]));
 }
 
+static void test_clean_relative_win(void **state)
+{
+	(void)state;
+	assert_true(path_is_clean_relative_win("Program Files\\Mail Suite"));
+	assert_true(path_is_clean_relative_win("Program Files/Mail Suite\\lib"));
+	assert_true(path_is_clean_relative_win("bin/inetcomm.so"));
+	const char *bad[] = { "", "/abs", "\\abs", "a\\..\\b", "a\\\\b", "a/\\b", "a\\", ".\\a",
+		"a\\.", "tab\there", NULL };
+	for (int i = 0; bad[i]; i++)
+		assert_false(path_is_clean_relative_win(bad[i]));
+}
+
 static void test_dirname_basename(void **state)
 {
 	(void)state;
@@ -79,6 +91,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_join_and_root),
 		cmocka_unit_test(test_clean_relative),
+		cmocka_unit_test(test_clean_relative_win),
 		cmocka_unit_test(test_dirname_basename),
 		cmocka_unit_test(test_mkdirs),
 	};
