@@ -240,6 +240,10 @@ struct setup_txn {
 			       * directory, relative to the root, to remove */
 };
 
+/* Name a new transaction (t zeroed): op and product copied, no staging
+ * directory (files stage beside their final paths). On failure (out of
+ * memory) setup_txn_destroy frees what was copied. */
+int setup_txn_init(struct setup_txn *t, const char *op, const char *product, struct err *e);
 int setup_txn_add(struct setup_txn *t, enum setup_op_kind kind, const char *path, int old_exists,
 		  const char *keep, unsigned mode, struct err *e);
 void setup_txn_destroy(struct setup_txn *t);

@@ -388,14 +388,9 @@ static int do_install(const struct setup_opts *o, const struct install_args *a, 
 	}
 
 	/* The transaction. */
-	t.op = mem_strdup(a->op);
-	t.product = mem_strdup(m->product.code);
-	t.stage_dir = mem_strdup("");   /* files are staged beside their final paths */
-	t.restart_ok = 1;               /* a file in use is replaced at the next restart */
-	if (!t.op || !t.product || !t.stage_dir) {
-		err_nomem(e, "starting the transaction");
+	if (setup_txn_init(&t, a->op, m->product.code, e))
 		goto out;
-	}
+	t.restart_ok = 1;   /* a file in use is replaced at the next restart */
 	for (int i = 0; i < p.nitems; i++) {
 		const struct setup_plan_item *it = &p.items[i];
 		char *keep = NULL;

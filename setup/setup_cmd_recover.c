@@ -81,14 +81,7 @@ static int register_pending(struct setup_ctx *c, const char *code, const struct 
 	if (!f)
 		return err_set(e, ERR_CLASS_INTERNAL, "file '%s' ('%s') of %s is not in its installed manifest",
 			       rec->file_id, rec->path, code);
-	t.op = mem_strdup("recover");
-	t.product = mem_strdup(code);
-	t.stage_dir = mem_strdup("");
-	if (!t.op || !t.product || !t.stage_dir) {
-		err_nomem(e, "recovering");
-		goto out;
-	}
-	if (setup_txn_begin(c, &t, e))
+	if (setup_txn_init(&t, "recover", code, e) || setup_txn_begin(c, &t, e))
 		goto out;
 	if (setup_register_module(c, &t, m, NULL, f, rec->path, &repaired, e))
 		goto rollback;

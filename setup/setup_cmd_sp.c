@@ -387,11 +387,10 @@ int setup_cmd_sp_apply(const struct setup_opts *o, struct err *e)
 	if (path_exists(sdir) && path_remove_tree(sdir, e))
 		goto out;
 
-	t.op = mem_strdup("sp-apply");
-	t.product = mem_strdup(prod.code);
-	t.stage_dir = mem_strdup("");   /* files are staged beside their final paths */
+	if (setup_txn_init(&t, "sp-apply", prod.code, e))
+		goto out;
 	opix = mem_array((size_t)p.nitems + 1, sizeof(int));
-	if (!t.op || !t.product || !t.stage_dir || !opix) {
+	if (!opix) {
 		err_nomem(e, "starting the transaction");
 		goto out;
 	}
@@ -613,13 +612,8 @@ int setup_cmd_sp_remove(const struct setup_opts *o, const char *product, int lev
 		goto out;
 	setup_log(&c, 1, "remove %s (SP%d) from %s: back to SP%d (version %s)", sps[0].name, sps[0].level, prod.name,
 		  sps[0].prev_level, sps[0].prev_version);
-	t.op = mem_strdup("sp-remove");
-	t.product = mem_strdup(product);
-	t.stage_dir = mem_strdup("");
-	if (!t.op || !t.product || !t.stage_dir) {
-		err_nomem(e, "starting the transaction");
+	if (setup_txn_init(&t, "sp-remove", product, e))
 		goto out;
-	}
 	for (int i = 0; i < nfiles; i++) {
 		char *real = setup_real(&c, files[i].rec.path);
 

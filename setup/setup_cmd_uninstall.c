@@ -157,13 +157,8 @@ int setup_cmd_uninstall(const struct setup_opts *o, const char *product, struct 
 		goto out;
 	setup_log(&c, 1, "uninstall %s %s from '%s'", prod.name, prod.version, prod.install_dir);
 
-	t.op = mem_strdup("uninstall");
-	t.product = mem_strdup(product);
-	t.stage_dir = mem_strdup("");
-	if (!t.op || !t.product || !t.stage_dir) {
-		err_nomem(e, "starting the transaction");
+	if (setup_txn_init(&t, "uninstall", product, e))
 		goto out;
-	}
 	modules = mem_array((size_t)nfiles + (size_t)nkept + 2, sizeof(char *));
 	if (!modules) {
 		err_nomem(e, "planning the uninstall");

@@ -60,6 +60,16 @@
 #include "common/path.h"
 #include "register/reg.h"
 
+int setup_txn_init(struct setup_txn *t, const char *op, const char *product, struct err *e)
+{
+	t->op = mem_strdup(op);
+	t->product = mem_strdup(product);
+	t->stage_dir = mem_strdup("");
+	if (!t->op || !t->product || !t->stage_dir)
+		return err_nomem(e, "starting the transaction");
+	return 0;
+}
+
 int setup_txn_add(struct setup_txn *t, enum setup_op_kind kind, const char *path, int old_exists,
 		  const char *keep, unsigned mode, struct err *e)
 {
