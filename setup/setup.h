@@ -107,6 +107,8 @@ struct setup_file_rec {
 	unsigned mode, flags;
 };
 void setup_file_rec_destroy(struct setup_file_rec *f);
+/* Destroy the n records of v (setup_state_files' list) and free v. */
+void setup_file_recs_free(struct setup_file_rec *v, int n);
 
 int setup_state_init(struct setup_ctx *c, struct err *e);
 int setup_state_begin(struct setup_ctx *c, struct err *e);

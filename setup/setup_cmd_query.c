@@ -131,9 +131,7 @@ int setup_cmd_verify(const struct setup_opts *o, const char *product, struct err
 		if (setup_state_files(&c, codes[k], &files, &nfiles, e))
 			goto out;
 		if (setup_state_pending_restart(&c, codes[k], &restart, &nrestart, e)) {
-			for (int i = 0; i < nfiles; i++)
-				setup_file_rec_destroy(&files[i]);
-			mem_free(files);
+			setup_file_recs_free(files, nfiles);
 			goto out;
 		}
 		for (int i = 0; i < nfiles; i++) {
@@ -173,9 +171,7 @@ int setup_cmd_verify(const struct setup_opts *o, const char *product, struct err
 			}
 			mem_free(real);
 		}
-		for (int i = 0; i < nfiles; i++)
-			setup_file_rec_destroy(&files[i]);
-		mem_free(files);
+		setup_file_recs_free(files, nfiles);
 		{
 			char **pend = NULL;
 			int np = 0;
@@ -278,9 +274,7 @@ int setup_cmd_status(const struct setup_opts *o, struct err *e)
 				printf("  %s %s\n", setup_strv_has(restart, nr, pend[k]) ? "replaced at the next restart:" :
 				       "pending registration:", pend[k]);
 		}
-		for (int k = 0; k < nf; k++)
-			setup_file_rec_destroy(&files[k]);
-		mem_free(files);
+		setup_file_recs_free(files, nf);
 		setup_strv_free(pend, np);
 		setup_strv_free(restart, nr);
 		for (int k = 0; k < nsp; k++)

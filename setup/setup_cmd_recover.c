@@ -182,9 +182,7 @@ failed:
 	}
 	rc = 0;
 out:
-	for (int k = 0; k < nf; k++)
-		setup_file_rec_destroy(&files[k]);
-	mem_free(files);
+	setup_file_recs_free(files, nf);
 	setup_strv_free(pend, np);
 	setup_strv_free(restart, nr);
 	manifest_free(m);

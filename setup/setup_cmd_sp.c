@@ -542,9 +542,7 @@ out:
 		setup_services_destroy(&sv);
 	setup_ctx_close(&c);
 	manifest_free(pm);
-	for (int i = 0; i < nfiles; i++)
-		setup_file_rec_destroy(&files[i]);
-	mem_free(files);
+	setup_file_recs_free(files, nfiles);
 	mem_free(opix);
 	mem_free(sdir);
 	setup_txn_destroy(&t);

@@ -317,9 +317,7 @@ rollback:
 	}
 out:
 	setup_services_destroy(&sv);
-	for (int i = 0; i < nfiles; i++)
-		setup_file_rec_destroy(&files[i]);
-	mem_free(files);
+	setup_file_recs_free(files, nfiles);
 	setup_strv_free(dirs, ndirs);
 	setup_strv_free(store_dirs, nstore_dirs);
 	setup_strv_free(kept, nkept);

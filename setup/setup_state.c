@@ -179,6 +179,13 @@ void setup_strv_free(char **v, int n)
 	mem_free(v);
 }
 
+void setup_file_recs_free(struct setup_file_rec *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		setup_file_rec_destroy(&v[i]);
+	mem_free(v);
+}
+
 int setup_strv_has(char *const *v, int n, const char *s)
 {
 	for (int i = 0; i < n; i++)
@@ -312,9 +319,7 @@ static int file_rows(struct setup_ctx *c, sqlite3_stmt *st, struct setup_file_re
 		rc = SQLITE_DONE;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
-		for (int i = 0; i < k; i++)
-			setup_file_rec_destroy(&v[i]);
-		mem_free(v);
+		setup_file_recs_free(v, k);
 		return sql_err(c, e, "cannot read the installed files");
 	}
 	*out = v;
@@ -322,9 +327,7 @@ static int file_rows(struct setup_ctx *c, sqlite3_stmt *st, struct setup_file_re
 	return 0;
 nomem:
 	sqlite3_finalize(st);
-	for (int i = 0; i < k; i++)
-		setup_file_rec_destroy(&v[i]);
-	mem_free(v);
+	setup_file_recs_free(v, k);
 	return err_nomem(e, "reading the installed files");
 }
 
